@@ -1,0 +1,1 @@
+//! Acceptance tests support: the Terraform CLI harness and the mock cloud.

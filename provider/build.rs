@@ -1,0 +1,22 @@
+//! Compiles `proto/*.proto` into Rust at build time.
+//!
+//! protox parses the proto files in pure Rust (it carries the google.protobuf
+//! well-known types), so a fresh machine needs no `protoc`; tonic-prost-build
+//! then generates the messages and the server traits from that descriptor set.
+
+use std::path::PathBuf;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
+    let files = ["tfplugin6.9.proto", "go_plugin.proto"];
+    for file in files {
+        println!("cargo:rerun-if-changed={}", proto_dir.join(file).display());
+    }
+    let descriptors = protox::compile(files, [&proto_dir])?;
+    tonic_prost_build::configure()
+        // Clients are only needed by tests that talk to the server like Terraform does.
+        .build_client(true)
+        .build_server(true)
+        .compile_fds(descriptors)?;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! The Hyper Protect contract engine.

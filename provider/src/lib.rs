@@ -1,0 +1,9 @@
+//! terraform-provider-hyperprotect as a library: the layers the binary is built from.
+//!
+//! - [`runtime`]: Terraform plugin protocol 6 (gRPC, go-plugin handshake, mTLS, values, schemas).
+//!   Knows nothing of contracts or clouds.
+//! - [`contract`]: the Hyper Protect contract engine (encryption, signing, validation,
+//!   attestation, certificates, image selection). Knows nothing of Terraform.
+
+pub mod contract;
+pub mod runtime;
