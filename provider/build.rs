@@ -17,6 +17,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Clients are only needed by tests that talk to the server like Terraform does.
         .build_client(true)
         .build_server(true)
+        // RPCs we do not implement answer `Unimplemented` instead of needing hand-written stubs.
+        .generate_default_stubs(true)
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -1,1 +1,4 @@
-//! Acceptance tests support: the Terraform CLI harness and the mock cloud.
+//! Acceptance-test support: the Terraform CLI harness and `mock-cloud`, the emulator of
+//! IBM Cloud IAM, the VPC API and a Hyper Protect boot.
+
+pub mod mock_cloud;
