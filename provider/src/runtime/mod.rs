@@ -5,8 +5,14 @@
 //! - [`value`]: cty types and values, msgpack and JSON codecs.
 //! - [`server`]: go-plugin handshake, (m)TLS, gRPC serving, lifecycle, debug mode.
 //! - [`logging`]: `tracing` output as the hclog JSON lines Terraform parses.
+//! - [`schema`], [`diag`]: schemas, diagnostics and attribute paths.
+//! - [`framework`]: the `Provider` / `Resource` / `DataSource` traits and the generic
+//!   protocol work that serves them.
 
+pub mod diag;
+pub mod framework;
 pub mod logging;
 pub mod proto;
+pub mod schema;
 pub mod server;
 pub mod value;

@@ -1,0 +1,364 @@
+//! TestAcc-style proof of the plugin runtime against the real Terraform CLI, through the
+//! `rtest` provider (every type and nesting mode, computed and requires-replace attributes,
+//! import, state upgrade, drift, validation errors, write-only rejection), launched by
+//! Terraform itself with go-plugin's handshake and mutual TLS.
+
+use acceptance_tests::harness::{
+    built_binary, Import, ImportId, ProviderUnderTest, Step, TestCase,
+};
+use serde_json::json;
+
+fn rtest() -> ProviderUnderTest {
+    ProviderUnderTest::new(
+        "hyperprotect/rtest",
+        built_binary("terraform-provider-rtest"),
+    )
+}
+
+fn provider_block(store: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    rtest = {{ source = "hyperprotect/rtest" }}
+  }}
+}}
+provider "rtest" {{
+  store_dir = "{store}"
+}}
+"#
+    )
+}
+
+fn everything(store: &str, name: &str, count: i64, extra: &str) -> String {
+    format!(
+        r#"{provider}
+resource "rtest_everything" "a" {{
+  name    = "{name}"
+  count   = {count}
+  ratio   = 0.25
+  big     = 123456789012345678901234567890
+  enabled = true
+  tags    = {{ env = "test", team = "tee" }}
+  strings = ["b", "a", "c"]
+  numbers = [3, 1, 2]
+  pair    = ["left", 7]
+  object  = {{ a = "x", b = 1.5 }}
+  anything = {{ nested = [1, 2], flag = true }}
+  secret  = "hunter2"
+
+  nested_single = {{ x = "one" }}
+{nested_collections}
+
+  block_single {{
+    value = "single"
+  }}
+  block_list {{
+    subnet = "subnet-1"
+  }}
+  block_list {{
+    subnet = "subnet-2"
+  }}
+  block_set {{
+    port = 443
+  }}
+  block_set {{
+    port = 80
+  }}
+  block_map "first" {{
+    value = "v1"
+  }}
+{extra}
+}}
+
+data "rtest_echo" "e" {{
+  input = {{ list = ["a", "b"], number = 3.5, deep = {{ ok = true }} }}
+}}
+
+output "echo_kind" {{
+  value = data.rtest_echo.e.kind
+}}
+"#,
+        provider = provider_block(store),
+        nested_collections = if nested_collections_supported() {
+            NESTED_COLLECTIONS
+        } else {
+            ""
+        }
+    )
+}
+
+/// Nested attributes in list, set and map mode. Terraform 1.0.x itself panics on them while
+/// computing the proposed new state (`objchange.proposedNewNestedType`, fixed in 1.1), before
+/// the provider is asked anything, so they are only exercised on Terraform 1.1 or later.
+const NESTED_COLLECTIONS: &str = r#"  nested_list   = [{ x = "l1" }, { x = "l2" }]
+  nested_set    = [{ x = "s1" }]
+  nested_map    = { k = { x = "m1" } }
+"#;
+
+fn nested_collections_supported() -> bool {
+    terraform_minor().is_some_and(|v| v >= (1, 1))
+}
+
+const A: &str = "rtest_everything.a";
+
+#[test]
+fn test_acc_runtime_everything() {
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().display().to_string();
+    let store_for_drift = store.path().to_path_buf();
+    let store_for_delete = store.path().to_path_buf();
+    let store_for_destroy = store.path().to_path_buf();
+
+    TestCase {
+        name: "test_acc_runtime_everything",
+        providers: vec![rtest()],
+        env: vec![],
+        steps: vec![
+            Step::config("create", everything(&store_path, "first", 2, ""))
+                .plan_check(|plan| {
+                    if plan.actions(A) != ["create"] {
+                        return Err(format!("expected create, got {:?}", plan.actions(A)));
+                    }
+                    for computed in ["id", "created_at", "revision", "region"] {
+                        if !plan.is_unknown_after(A, computed) {
+                            return Err(format!("{computed} should be unknown in the plan"));
+                        }
+                    }
+                    Ok(())
+                })
+                .check(|s| {
+                    let id = s.attr(A, "id").and_then(|v| v.as_str()).unwrap_or("");
+                    if !id.starts_with("rt-") {
+                        return Err(format!("bad id {id:?}"));
+                    }
+                    s.expect(A, "name", json!("first"))?;
+                    s.expect(A, "count", json!(2))?;
+                    s.expect(A, "ratio", json!(0.25))?;
+                    let big = s.attr(A, "big").map(|v| v.to_string()).unwrap_or_default();
+                    if big != "123456789012345678901234567890" && big != "1.2345678901234568e+29" {
+                        return Err(format!("big number lost: {big}"));
+                    }
+                    s.expect(A, "enabled", json!(true))?;
+                    s.expect(A, "tags", json!({"env": "test", "team": "tee"}))?;
+                    s.expect(A, "strings", json!(["b", "a", "c"]))?;
+                    s.expect(A, "pair", json!(["left", 7]))?;
+                    s.expect(A, "object", json!({"a": "x", "b": 1.5}))?;
+                    s.expect(A, "anything", json!({"nested": [1, 2], "flag": true}))?;
+                    s.expect(A, "region", json!("eu-de"))?;
+                    s.expect(A, "revision", json!(1))?;
+                    s.expect(A, "nested_single/y", json!("computed-one"))?;
+                    if nested_collections_supported() {
+                        s.expect(A, "nested_list/1/y", json!("computed-l2"))?;
+                        s.expect(A, "nested_set/0/y", json!("computed-s1"))?;
+                        s.expect(A, "nested_map/k/y", json!("computed-m1"))?;
+                    }
+                    s.expect(A, "block_single/0/value", json!("single"))?;
+                    s.expect(A, "block_list/1/ip", json!("10.0.0.2"))?;
+                    s.expect(A, "block_map/first/value", json!("v1"))?;
+                    let numbers = s.attr(A, "numbers").cloned().unwrap_or_default();
+                    let mut got: Vec<i64> = numbers
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|n| n.as_i64()).collect())
+                        .unwrap_or_default();
+                    got.sort();
+                    if got != [1, 2, 3] {
+                        return Err(format!("numbers set: {numbers}"));
+                    }
+                    if s.sensitive_values(A).and_then(|v| v.get("secret")) != Some(&json!(true)) {
+                        return Err("secret is not marked sensitive".into());
+                    }
+                    Ok(())
+                }),
+            Step::import(
+                "import by id",
+                everything(&store_path, "first", 2, ""),
+                Import {
+                    address: A.into(),
+                    id: ImportId::FromState("id"),
+                    verify: true,
+                    verify_ignore: vec![],
+                },
+            ),
+            Step::config("update in place keeps the id", everything(&store_path, "first", 5, ""))
+                .plan_check(|plan| {
+                    if plan.actions(A) != ["update"] {
+                        return Err(format!("expected update, got {:?}", plan.actions(A)));
+                    }
+                    if plan.is_unknown_after(A, "id") || plan.is_unknown_after(A, "created_at") {
+                        return Err("id/created_at must keep their state value".into());
+                    }
+                    if !plan.is_unknown_after(A, "revision") {
+                        return Err("revision should be recomputed".into());
+                    }
+                    Ok(())
+                })
+                .check(|s| {
+                    s.expect(A, "count", json!(5))?;
+                    s.expect(A, "revision", json!(2))
+                }),
+            Step::config("drift is detected at refresh", everything(&store_path, "first", 5, ""))
+                .pre_config(move |_| {
+                    // Change the real object behind Terraform's back.
+                    let file = std::fs::read_dir(&store_for_drift)
+                        .unwrap()
+                        .map(|e| e.unwrap().path())
+                        .find(|p| p.extension().is_some_and(|e| e == "json"))
+                        .unwrap();
+                    let text = std::fs::read_to_string(&file).unwrap();
+                    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    v["count"] = json!(99);
+                    std::fs::write(&file, v.to_string()).unwrap();
+                })
+                .plan_check(|plan| {
+                    if plan.actions(A) != ["update"] {
+                        return Err(format!("drift should plan an update, got {:?}", plan.actions(A)));
+                    }
+                    Ok(())
+                })
+                .check(|s| s.expect(A, "count", json!(5))),
+            Step::config("name change forces replacement", everything(&store_path, "second", 5, ""))
+                .plan_check(|plan| {
+                    let actions = plan.actions(A);
+                    if actions != ["delete", "create"] {
+                        return Err(format!("expected replace, got {actions:?}"));
+                    }
+                    if plan.replace_paths(A) != vec![json!(["name"])] {
+                        return Err(format!("replace paths {:?}", plan.replace_paths(A)));
+                    }
+                    if !plan.is_unknown_after(A, "id") {
+                        return Err("a replaced resource gets a new id".into());
+                    }
+                    Ok(())
+                })
+                .check(|s| s.expect(A, "name", json!("second"))),
+            Step::config("deleted out of band is re-created", everything(&store_path, "second", 5, ""))
+                .pre_config(move |_| {
+                    for e in std::fs::read_dir(&store_for_delete).unwrap() {
+                        std::fs::remove_file(e.unwrap().path()).unwrap();
+                    }
+                })
+                .plan_check(|plan| {
+                    if plan.actions(A) != ["create"] {
+                        return Err(format!("expected create, got {:?}", plan.actions(A)));
+                    }
+                    Ok(())
+                }),
+            Step::config(
+                "validation error names the attribute",
+                everything(&store_path, "second", -3, ""),
+            )
+            .expect_error(r"(?s)Invalid count.*count must be a whole number"),
+            Step::config(
+                "nested validation error names the block",
+                everything(&store_path, "second", 5, "  block_list {\n    subnet = \"bad\"\n  }\n"),
+            )
+            .expect_error(r"(?s)Invalid subnet.*block_list"),
+            Step::config(
+                "too many blocks are rejected by Terraform from our schema",
+                everything(
+                    &store_path,
+                    "second",
+                    5,
+                    "  block_list {\n    subnet = \"subnet-3\"\n  }\n  block_list {\n    subnet = \"subnet-4\"\n  }\n",
+                ),
+            )
+            .expect_error(r"(?i)too many .*block_list|No more than 3"),
+        ],
+        check_destroy: Some(Box::new(move |_| {
+            let left: Vec<_> = std::fs::read_dir(&store_for_destroy)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "json"))
+                .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("objects left: {left:?}"))
+            }
+        })),
+    }
+    .run();
+}
+
+#[test]
+fn test_acc_runtime_write_only_needs_a_capable_terraform() {
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().display().to_string();
+    let supports_write_only =
+        terraform_minor().is_some_and(|(major, minor)| (major, minor) >= (1, 11));
+    let step = Step::config(
+        "write-only value",
+        everything(&store_path, "wo", 1, "  password_wo = \"s3cret\"\n"),
+    );
+    let step = if supports_write_only {
+        step.check(|s| s.expect(A, "password_wo", serde_json::Value::Null))
+    } else {
+        step.expect_error(r"(?s)Write-only attribute not supported.*password_wo")
+    };
+    TestCase {
+        name: "test_acc_runtime_write_only_needs_a_capable_terraform",
+        providers: vec![rtest()],
+        env: vec![],
+        steps: vec![step],
+        check_destroy: None,
+    }
+    .run();
+}
+
+/// (major, minor) of the Terraform under test.
+fn terraform_minor() -> Option<(u32, u32)> {
+    let t = acceptance_tests::harness::Terraform::locate().ok()?;
+    let v = t.version();
+    let v = v.strip_prefix("Terraform v")?;
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+#[test]
+fn test_acc_runtime_state_upgrade() {
+    let store = tempfile::tempdir().unwrap();
+    let store_path = store.path().display().to_string();
+    let config = everything(&store_path, "upgraded", 1, "");
+    TestCase {
+        name: "test_acc_runtime_state_upgrade",
+        providers: vec![rtest()],
+        env: vec![],
+        steps: vec![
+            Step::config("create at schema version 1", config.clone()),
+            Step::config(
+                "state rewritten as schema version 0 upgrades cleanly",
+                config,
+            )
+            .pre_config(|dir| {
+                // Make the stored state look like version 0 wrote it: `name` was `title`.
+                let path = dir.join("terraform.tfstate");
+                let mut state: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                state["serial"] = json!(state["serial"].as_i64().unwrap() + 1);
+                for r in state["resources"].as_array_mut().unwrap() {
+                    if r["type"] == "rtest_everything" {
+                        let inst = &mut r["instances"][0];
+                        inst["schema_version"] = json!(0);
+                        let attrs = inst["attributes"].as_object_mut().unwrap();
+                        let name = attrs.remove("name").unwrap();
+                        attrs.insert("title".into(), name);
+                    }
+                }
+                std::fs::write(&path, state.to_string()).unwrap();
+            })
+            .plan_check(|plan| {
+                let actions = plan.actions(A);
+                if actions != ["no-op"] {
+                    return Err(format!(
+                        "upgraded state should plan no change, got {actions:?}"
+                    ));
+                }
+                Ok(())
+            })
+            .check(|s| s.expect(A, "name", json!("upgraded"))),
+        ],
+        check_destroy: None,
+    }
+    .run();
+}

@@ -1,0 +1,218 @@
+//! The small framework a provider is written against: a [`Provider`] lists its
+//! [`Resource`]s and [`DataSource`]s, each one file with a schema and a few async methods.
+//! [`GrpcProvider`] turns any such provider into the tfplugin6 gRPC service, doing the
+//! protocol work generically: value decoding/encoding against the schema, unknown computed
+//! attributes on plan, `requires_replace`, private state, state upgrades, write-only checks,
+//! and diagnostics with attribute paths.
+
+mod grpc;
+pub mod plan;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+pub use grpc::GrpcProvider;
+
+use super::diag::{Diagnostic, Diagnostics};
+use super::schema::Schema;
+use super::value::Value;
+
+/// Whatever a provider builds in `configure` (API clients, settings), handed to every
+/// resource and data source call.
+pub type ProviderData = Arc<dyn Any + Send + Sync>;
+
+/// What every resource and data source call gets besides its values.
+#[derive(Clone)]
+pub struct Ctx {
+    data: Option<ProviderData>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Ctx {
+    pub(crate) fn new(data: Option<ProviderData>, stop: watch::Receiver<bool>) -> Ctx {
+        Ctx { data, stop }
+    }
+
+    /// A context for unit tests of resources, with optional provider data and no stop signal.
+    pub fn for_tests(data: Option<ProviderData>) -> Ctx {
+        let (tx, rx) = watch::channel(false);
+        // Keep the sender alive for the life of the process so `stopped()` never resolves.
+        std::mem::forget(tx);
+        Ctx { data, stop: rx }
+    }
+
+    /// The provider's configured data, as the type the provider put there.
+    pub fn data<T: Any + Send + Sync>(&self) -> Result<&T, Diagnostic> {
+        self.data
+            .as_ref()
+            .and_then(|d| d.downcast_ref::<T>())
+            .ok_or_else(|| {
+                Diagnostic::error(
+                    "Provider not configured",
+                    "This operation needs the provider configuration, which Terraform has not \
+                     passed yet. This is a bug in the provider or an unusual Terraform run.",
+                )
+            })
+    }
+
+    /// True once Terraform asked the provider to stop (the user pressed Ctrl-C).
+    pub fn is_stopped(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves when Terraform asks the provider to stop; long waits select on it.
+    pub async fn stopped(&self) {
+        let mut rx = self.stop.clone();
+        // An error means the sender is gone, which only happens at shutdown: stop too.
+        let _ = rx.wait_for(|stopped| *stopped).await;
+    }
+}
+
+/// What `configure` receives.
+pub struct ConfigureRequest<'a> {
+    pub config: &'a Value,
+    pub terraform_version: &'a str,
+}
+
+/// A provider: its configuration schema and what it manages.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync + 'static {
+    fn schema(&self) -> Schema;
+
+    /// Checks the provider configuration (which may contain unknowns).
+    fn validate(&self, config: &Value, diags: &mut Diagnostics) {
+        let _ = (config, diags);
+    }
+
+    /// Builds the data resources and data sources will use. Runs once per process, before
+    /// any call that needs it.
+    async fn configure(&self, req: ConfigureRequest<'_>) -> (Option<ProviderData>, Diagnostics);
+
+    fn resources(&self) -> Vec<Arc<dyn Resource>>;
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
+}
+
+/// The outcome of a create, update or read: the new state (null = the object is gone),
+/// private bytes Terraform stores beside it, and diagnostics. On an error, a non-null state
+/// is saved (and the resource tainted), so a half-created object is never lost.
+#[derive(Debug)]
+pub struct Outcome {
+    pub state: Value,
+    /// New private bytes; `None` keeps the ones Terraform passed in.
+    pub private: Option<Vec<u8>>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Outcome {
+    pub fn ok(state: Value) -> Outcome {
+        Outcome {
+            state,
+            private: None,
+            diagnostics: Diagnostics::new(),
+        }
+    }
+    pub fn failed(state: Value, diagnostics: impl Into<Diagnostics>) -> Outcome {
+        Outcome {
+            state,
+            private: None,
+            diagnostics: diagnostics.into(),
+        }
+    }
+    pub fn with_private(mut self, private: Vec<u8>) -> Self {
+        self.private = Some(private);
+        self
+    }
+}
+
+/// A create or update: the prior state (null on create), the planned state, the config and
+/// the private bytes from the plan.
+pub struct Change<'a> {
+    pub prior: &'a Value,
+    pub planned: &'a Value,
+    pub config: &'a Value,
+    pub private: &'a [u8],
+}
+
+/// A plan being made; `modify_plan` may change `planned`, add `requires_replace` paths,
+/// set private bytes and add diagnostics. The generic work (unknown computed values,
+/// `requires_replace` attributes, `use_state_for_unknown`) is already done.
+pub struct Plan<'a> {
+    pub schema: &'a Schema,
+    /// Null when the resource is being created.
+    pub prior: &'a Value,
+    pub config: &'a Value,
+    pub planned: Value,
+    pub requires_replace: Vec<super::diag::AttrPath>,
+    pub private: Vec<u8>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Plan<'_> {
+    pub fn is_create(&self) -> bool {
+        self.prior.is_null()
+    }
+    pub fn is_replace(&self) -> bool {
+        !self.requires_replace.is_empty()
+    }
+}
+
+/// A managed resource type.
+#[async_trait::async_trait]
+pub trait Resource: Send + Sync {
+    /// The full type name, e.g. `hyperprotect_contract`.
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+
+    /// Checks the configuration (which may contain unknowns). Runs at validate and plan.
+    fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
+        let _ = (ctx, config, diags);
+    }
+
+    /// Adjusts a plan for create or update (not destroy).
+    async fn modify_plan(&self, ctx: &Ctx, plan: &mut Plan<'_>) {
+        let _ = (ctx, plan);
+    }
+
+    async fn create(&self, ctx: &Ctx, change: Change<'_>) -> Outcome;
+    /// Refreshes the state from the real object; a null state means it is gone.
+    async fn read(&self, ctx: &Ctx, state: Value, private: Vec<u8>) -> Outcome;
+    async fn update(&self, ctx: &Ctx, change: Change<'_>) -> Outcome;
+    async fn delete(&self, ctx: &Ctx, prior: &Value, private: &[u8]) -> Diagnostics;
+
+    /// Builds the state to import from a user-given id (Terraform then calls `read`).
+    async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
+        let _ = (ctx, id);
+        Err(Diagnostic::error(
+            "Import not supported",
+            format!("{} cannot be imported.", self.type_name()),
+        )
+        .into())
+    }
+
+    /// Converts state stored at an older schema version (as JSON) to the current schema.
+    fn upgrade_state(&self, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+        let _ = raw_json;
+        Err(Diagnostic::error(
+            "Unsupported state version",
+            format!(
+                "{} cannot upgrade state recorded at schema version {version}.",
+                self.type_name()
+            ),
+        )
+        .into())
+    }
+}
+
+/// A data source type.
+#[async_trait::async_trait]
+pub trait DataSource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
+        let _ = (ctx, config, diags);
+    }
+    /// Reads the data; the returned state must be wholly known.
+    async fn read(&self, ctx: &Ctx, config: &Value) -> Outcome;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, unit and property tests, the openssl-CLI interop tests, the
+# mock-cloud tests and the acceptance tests that drive the real Terraform CLI.
+# Builds once (one `cargo test` for the whole workspace).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+TF_ACC_TERRAFORM_PATH="$("$root/scripts/install-terraform.sh")"
+export TF_ACC_TERRAFORM_PATH
+export TF_ACC=1
+echo "Terraform: $("$TF_ACC_TERRAFORM_PATH" version | head -n 1) ($TF_ACC_TERRAFORM_PATH)"
+
+cargo fmt --all -- --check
+cargo test --workspace --locked --no-fail-fast "$@"
