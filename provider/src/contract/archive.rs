@@ -516,4 +516,77 @@ mod tests {
         assert!(lines[4].starts_with("-rw-r--r-- 0/0"), "{text}");
         assert!(lines[4].ends_with(" docker-compose.yml"), "{text}");
     }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::BTreeMap;
+
+        /// Files keyed by relative path; paths that would need a file to also be a folder are
+        /// dropped.
+        fn tree() -> impl Strategy<Value = BTreeMap<String, (Vec<u8>, bool)>> {
+            let name = proptest::sample::select(vec!["a", "b", "B", "a-b", "a.b", "z9", "_"]);
+            let path = proptest::collection::vec(name, 1..4).prop_map(|p| p.join("/"));
+            proptest::collection::btree_map(
+                path,
+                (proptest::collection::vec(any::<u8>(), 0..64), any::<bool>()),
+                0..12,
+            )
+            .prop_map(|mut files| {
+                let keys: Vec<String> = files.keys().cloned().collect();
+                files.retain(|k, _| !keys.iter().any(|other| other.starts_with(&format!("{k}/"))));
+                files
+            })
+        }
+
+        fn write(root: &Path, files: &BTreeMap<String, (Vec<u8>, bool)>, reverse: bool) {
+            let mut entries: Vec<_> = files.iter().collect();
+            if reverse {
+                entries.reverse();
+            }
+            for (i, (name, (content, exec))) in entries.into_iter().enumerate() {
+                let path = root.join(name);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(&path, content).unwrap();
+                let mode = if *exec { 0o750 } else { 0o640 };
+                fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+                let f = fs::File::options().write(true).open(&path).unwrap();
+                let when = std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(
+                        1_000 * i as u64 + if reverse { 7 } else { 0 },
+                    );
+                f.set_modified(when).unwrap();
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+
+            /// The archive holds exactly the files (content and executable bit), and does not
+            /// depend on creation order or timestamps.
+            #[test]
+            fn archive_round_trips_and_is_order_independent(files in tree()) {
+                let one = tempfile::tempdir().unwrap();
+                let two = tempfile::tempdir().unwrap();
+                write(one.path(), &files, false);
+                write(two.path(), &files, true);
+                let a = tgz_base64(one.path()).unwrap();
+                let b = tgz_base64(two.path()).unwrap();
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(content_fingerprint(one.path()).unwrap(), content_fingerprint(two.path()).unwrap());
+
+                let listed = list(&a);
+                let names: Vec<&String> = listed.iter().map(|e| &e.0).collect();
+                let mut sorted = names.clone();
+                sorted.sort_by_key(|n| n.trim_end_matches('/').split('/').map(str::to_string).collect::<Vec<_>>());
+                prop_assert_eq!(&names, &sorted);
+                let got: BTreeMap<String, (Vec<u8>, bool)> = listed
+                    .into_iter()
+                    .filter(|e| !e.1.is_dir())
+                    .map(|e| (e.0, (e.8, e.2 == 0o755)))
+                    .collect();
+                prop_assert_eq!(got, files);
+            }
+        }
+    }
 }

@@ -43,16 +43,30 @@ pub fn validate_section(kind: SectionKind, yaml: &str) -> Result<(), Vec<SchemaV
         Ok(v) => v,
         Err(e) => return Err(vec![syntax_violation(kind.name(), &e)]),
     };
-    validate_value(kind, &value)
+    check_section(kind, &value)
 }
 
 /// Validates a section already parsed as YAML. A string value is taken as YAML text holding
-/// the section (the `workload: |` literal form of a contract document).
+/// the section (the `workload: |` literal form of a contract document), parsed once: a
+/// string inside that text is an error, not another level of YAML.
 pub fn validate_value(kind: SectionKind, value: &Value) -> Result<(), Vec<SchemaViolation>> {
-    if let Value::String(text) = value {
-        return validate_section(kind, text);
+    match value {
+        Value::String(text) => validate_section(kind, text),
+        other => check_section(kind, other),
     }
+}
+
+fn check_section(kind: SectionKind, value: &Value) -> Result<(), Vec<SchemaViolation>> {
     let mut c = Checker::default();
+    if let Value::String(s) = value {
+        let hint = if s.starts_with("hyper-protect-basic.") || s.starts_with("contract-basic.") {
+            "this looks like an encrypted section; only plaintext sections can be validated"
+        } else {
+            "must be a YAML map, found a string"
+        };
+        c.fail(kind.name(), hint);
+        return Err(c.out);
+    }
     match kind {
         SectionKind::Workload => check_workload(&mut c, value),
         SectionKind::Env => check_env(&mut c, value),
@@ -1883,6 +1897,27 @@ signingKey: "{pub_escaped}"
     }
 
     #[test]
+    fn strings_are_parsed_once_not_recursively() {
+        // A YAML document that is itself a (quoted) string must not be unwrapped again.
+        expect_one(
+            SectionKind::Workload,
+            "'just text'",
+            "workload",
+            "must be a YAML map, found a string",
+        );
+        let nested = Value::String("\"type: workload\"".to_string());
+        let v = validate_value(SectionKind::Workload, &nested).unwrap_err();
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].message, "must be a YAML map, found a string");
+        expect_one(
+            SectionKind::Env,
+            "hyper-protect-basic.QUJD.QUJD",
+            "env",
+            "looks like an encrypted section",
+        );
+    }
+
+    #[test]
     fn empty_or_non_map_sections() {
         expect_one(SectionKind::Workload, "", "workload", "section is empty");
         expect_one(SectionKind::Env, "", "env", "section is empty");
@@ -1951,5 +1986,103 @@ signingKey: "{pub_escaped}"
         assert!(is_rhs_image("quay.io/ns/img:v1.0@sha256:732efa374f1e6c964caeacab0bcb370385ee386041a14d4a32176462e3f75c7b"));
         assert!(!is_rhs_image("localhost/img"));
         assert!(is_registry_key("localhost:5000") && !is_registry_key("https://us.icr.io"));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        const KEYS: &[&str] = &[
+            "type",
+            "workload",
+            "env",
+            "compose",
+            "play",
+            "archive",
+            "resources",
+            "templates",
+            "kind",
+            "auths",
+            "username",
+            "password",
+            "images",
+            "dct",
+            "rhs",
+            "notary",
+            "publicKey",
+            "volumes",
+            "seed",
+            "mount",
+            "filesystem",
+            "previousSeed",
+            "logging",
+            "logRouter",
+            "syslog",
+            "hostname",
+            "iamApiKey",
+            "port",
+            "server",
+            "cert",
+            "key",
+            "uv-secret-id",
+            "kms",
+            "apiKey",
+            "crn",
+            "grep11",
+            "metadata",
+            "kmsTimeout",
+            "cacerts",
+            "signingKey",
+            "confidential-containers",
+            "data",
+            "us.icr.io",
+            "",
+        ];
+
+        fn value() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|i| Value::Number(i.into())),
+                proptest::sample::select(KEYS).prop_map(|k| Value::String(k.to_string())),
+                ".{0,24}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(5, 64, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Sequence),
+                    proptest::collection::vec((proptest::sample::select(KEYS), inner), 0..6)
+                        .prop_map(|entries| {
+                            let mut m = Mapping::new();
+                            for (k, v) in entries {
+                                m.insert(Value::String(k.to_string()), v);
+                            }
+                            Value::Mapping(m)
+                        }),
+                ]
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            /// Arbitrary documents never panic, and every violation is rooted at the section.
+            #[test]
+            fn arbitrary_documents_are_judged_without_panicking(v in value()) {
+                for kind in [SectionKind::Workload, SectionKind::Env] {
+                    if let Err(violations) = validate_value(kind, &v) {
+                        prop_assert!(!violations.is_empty());
+                        for violation in violations {
+                            prop_assert!(violation.path.starts_with(kind.name()), "{violation}");
+                        }
+                    }
+                }
+            }
+
+            #[test]
+            fn arbitrary_text_never_panics(text in "(?s).{0,200}") {
+                let _ = validate_section(SectionKind::Workload, &text);
+                let _ = validate_section(SectionKind::Env, &text);
+            }
+        }
     }
 }
