@@ -41,6 +41,10 @@ keyUsage = critical,keyCertSign,cRLSign
 [leaf]
 basicConstraints = critical,CA:FALSE
 crlDistributionPoints = URI:http://crl.example.test/int.crl
+[codesign]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = codeSigning
 ";
 
 const CA_CONFIG: &str = "[ca]
@@ -240,4 +244,50 @@ fn crls_from_openssl_ca() {
         check_crl(&leaf, &empty, &int, now + time::Duration::days(8)),
         Err(CertError::CrlStale { .. })
     ));
+}
+
+/// IBM's intermediate is a code-signing certificate: `openssl verify` of the encryption
+/// certificate fails ("invalid CA certificate"), while IBM's procedure (verify the
+/// intermediate, then the leaf's signature with the intermediate's key) succeeds. Ours
+/// follows IBM.
+#[test]
+fn code_signing_intermediate_like_ibms() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    make_chain(d);
+    run(
+        d,
+        "req -new -newkey rsa:2048 -nodes -keyout cs.key -out cs.csr -subj /O=IBM/CN=IBM",
+    );
+    run(
+        d,
+        "x509 -req -in cs.csr -CA root.crt -CAkey root.key -set_serial 9 -days 30 -sha512 \
+            -extfile ext.cnf -extensions codesign -out cs.crt",
+    );
+    run(
+        d,
+        "req -new -newkey rsa:2048 -nodes -keyout enc.key -out enc.csr -subj /CN=Encryption",
+    );
+    run(
+        d,
+        "x509 -req -in enc.csr -CA cs.crt -CAkey cs.key -set_serial 10 -days 30 -sha512 \
+            -out enc.crt",
+    );
+    assert!(
+        !openssl(d, "verify -CAfile root.crt -untrusted cs.crt enc.crt")
+            .status
+            .success()
+    );
+    assert!(openssl(d, "verify -CAfile root.crt cs.crt")
+        .status
+        .success());
+    let (root, cs, enc) = (
+        read_cert(d, "root.crt"),
+        read_cert(d, "cs.crt"),
+        read_cert(d, "enc.crt"),
+    );
+    verify_chain(&enc, &cs, &root).unwrap();
+    // And the same leaf against a code-signing certificate that did not sign it is refused.
+    let int = read_cert(d, "int.crt");
+    assert!(verify_chain(&enc, &int, &root).is_err());
 }

@@ -341,9 +341,15 @@ pub fn verify_chain(
 /// Verifies an encryption (or attestation) certificate against a chain ending in a trusted
 /// `root`, at time `at`. `intermediates` starts with the certificate's direct issuer (the IBM
 /// intermediate), followed by any further CAs up to the root (e.g. DigiCert's code-signing
-/// CA). Checks, in order: issuer/subject names along the chain, the certificate's signature
-/// with the direct issuer's key (IBM's documented check), every validity window, then a full
-/// OpenSSL X509 store verification with `root` as the only trust anchor.
+/// CA).
+///
+/// IBM's intermediate is a code-signing certificate rather than a CA, so a plain
+/// `openssl verify` of the encryption certificate would reject it; IBM documents a two-part
+/// check instead, which is what happens here: (1) the encryption certificate's issuer name
+/// equals the intermediate's subject and its signature verifies with the intermediate's key;
+/// (2) the intermediate itself passes a full OpenSSL X509 store verification up to `root`
+/// (the only trust anchor). Every validity window is checked at `at`, and names and
+/// signatures are checked along the whole chain, so errors say which link is wrong.
 pub fn verify_chain_at(
     cert: &Certificate,
     intermediates: &[&Certificate],
@@ -390,21 +396,22 @@ pub fn verify_chain_at(
     builder.set_param(&param).map_err(store_err)?;
     let store = builder.build();
     let mut untrusted = openssl::stack::Stack::new().map_err(store_err)?;
-    for ca in intermediates {
+    for ca in &intermediates[1..] {
         untrusted.push(ca.x509.clone()).map_err(store_err)?;
     }
     let mut ctx = X509StoreContext::new().map_err(store_err)?;
     let outcome = ctx
-        .init(&store, &cert.x509, &untrusted, |c| {
+        .init(&store, &issuer.x509, &untrusted, |c| {
             let ok = c.verify_cert()?;
             Ok((ok, c.error().error_string(), c.error_depth()))
         })
         .map_err(store_err)?;
     match outcome {
         (true, _, _) => Ok(()),
+        // Depths count from the encryption certificate (0), one above the store's target.
         (false, reason, depth) => Err(CertError::ChainInvalid {
             reason: reason.to_string(),
-            depth,
+            depth: depth + 1,
         }),
     }
 }
@@ -1094,14 +1101,24 @@ mod tests {
     }
 
     #[test]
-    fn store_verification_rejects_a_non_ca_intermediate() {
+    fn store_verification_checks_the_intermediate_up_to_the_root() {
+        // IBM-style: the intermediate is an end-entity code-signing certificate (CA:FALSE) that
+        // signs the encryption certificate; accepted, as in IBM's documented procedure.
         let root = issue(spec("Root", None, true));
+        let code_signing = issue(spec("IBM Code Signing", Some(&root), false));
+        let leaf = issue(spec("Leaf", Some(&code_signing), false));
+        verify_chain(&leaf.cert, &code_signing.cert, &root.cert).unwrap();
+
+        // But a non-CA above the intermediate breaks the X509 store verification.
         let not_ca = issue(spec("Not A CA", Some(&root), false));
-        let leaf = issue(spec("Leaf", Some(&not_ca), false));
-        let err = verify_chain(&leaf.cert, &not_ca.cert, &root.cert).unwrap_err();
+        let ibm = issue(spec("IBM Signing Service", Some(&not_ca), false));
+        let leaf = issue(spec("Leaf", Some(&ibm), false));
+        let now = OffsetDateTime::now_utc();
+        let err =
+            verify_chain_at(&leaf.cert, &[&ibm.cert, &not_ca.cert], &root.cert, now).unwrap_err();
         match err {
             CertError::ChainInvalid { reason, depth } => {
-                assert_eq!(depth, 1);
+                assert_eq!(depth, 2);
                 assert!(reason.contains("CA"), "{reason}");
             }
             other => panic!("unexpected {other}"),
