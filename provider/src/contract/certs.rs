@@ -542,6 +542,28 @@ pub async fn check_crl_at_location(
     check_crl_from(cert, &bytes, location, issuer, now)
 }
 
+/// Downloads the CRL named in `cert`'s CRL distribution points (the first URI that can be
+/// fetched) and checks it as [`check_crl`] does. A certificate without a distribution point
+/// is an error: there is nothing to check against.
+pub async fn check_crl_from_distribution_point(
+    cert: &Certificate,
+    issuer: &Certificate,
+    now: OffsetDateTime,
+) -> Result<CrlCheck> {
+    let urls = cert.crl_urls();
+    let mut last_err = CertError::Fetch {
+        location: format!("CRL distribution point of {}", cert.subject()),
+        reason: "the certificate names no CRL distribution point".to_string(),
+    };
+    for url in &urls {
+        match fetch(url).await {
+            Ok(bytes) => return check_crl_from(cert, &bytes, url, issuer, now),
+            Err(e) => last_err = e,
+        }
+    }
+    Err(last_err)
+}
+
 /// Reads bytes from an `http(s)://` URL (2xx required), a `file://` URL, or a local path.
 pub async fn fetch(location: &str) -> Result<Vec<u8>> {
     let fetch_err = |reason: String| CertError::Fetch {
@@ -1536,6 +1558,44 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("cannot read /nonexistent/x.crl"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn crl_from_the_certificates_distribution_point() {
+        let root = issue(spec("Root", None, true));
+        let int = issue(spec("Int", Some(&root), true));
+        let crl = make_crl(&int.cert, &int.key, now() - day(), now() + day(), &[]);
+        let base = serve(vec![("/int.crl".into(), 200, crl)]).await;
+        let url = format!("{base}/int.crl");
+        let leaf = issue(Spec {
+            crl_url: Some(&url),
+            ..spec("Leaf", Some(&int), false)
+        });
+        let check = check_crl_from_distribution_point(&leaf.cert, &int.cert, now())
+            .await
+            .unwrap();
+        assert!(check.last_update < now());
+
+        let missing = format!("{base}/gone.crl");
+        let leaf = issue(Spec {
+            crl_url: Some(&missing),
+            ..spec("Leaf", Some(&int), false)
+        });
+        let err = check_crl_from_distribution_point(&leaf.cert, &int.cert, now())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CertError::HttpStatus { status: 404, .. }),
+            "{err}"
+        );
+
+        let err = check_crl_from_distribution_point(&int.cert, &root.cert, now())
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("names no CRL distribution point"),
             "{err}"
         );
     }
