@@ -63,7 +63,7 @@ pub fn decrypt_record(
 
 /// Accepts `se-signature.bin` as raw bytes or as base64 (possibly wrapped) of them.
 pub fn decode_signature<T: HasPublic>(signature: &[u8], key: &PKeyRef<T>) -> Vec<u8> {
-    let raw_len = usize::try_from(key.size()).unwrap_or(0);
+    let raw_len = key.size();
     if signature.len() == raw_len {
         return signature.to_vec();
     }
