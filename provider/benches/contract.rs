@@ -116,7 +116,15 @@ impl Fixture {
         let d = self.dir.path();
         let mut tokens = Vec::new();
         for section in ["workload.yaml", "env.yaml"] {
-            let password = run(d, &["rand", "32"], None);
+            // `openssl enc -pass stdin` rejects a password whose first byte is 0x00
+            // ("Error reading password from BIO"), so contract-go fails on ~0.4 % of its
+            // passwords; redraw here so the pipeline always completes.
+            let password = loop {
+                let p = run(d, &["rand", "32"], None);
+                if p.first() != Some(&0) {
+                    break p;
+                }
+            };
             std::fs::write(d.join("password"), &password).unwrap();
             let wrapped = run(
                 d,
