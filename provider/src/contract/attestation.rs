@@ -452,6 +452,27 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn checksum_parser_keeps_every_entry(
+            entries in proptest::collection::vec(("[0-9a-f]{64}", "[a-z/:._-]{1,20}"), 0..20),
+            noise in "\\PC{0,200}",
+        ) {
+            let mut text = format!("0.0.0\n{noise}\n");
+            for (hash, name) in &entries {
+                text.push_str(&format!("{hash} {name}\n"));
+            }
+            let r = parse_checksums(text.trim_end());
+            let noise_entries = parse_checksums(&noise).entries.len();
+            proptest::prop_assert_eq!(r.entries.len(), entries.len() + noise_entries);
+            let tail = &r.entries[noise_entries..];
+            for (e, (hash, name)) in tail.iter().zip(&entries) {
+                proptest::prop_assert_eq!(&e.sha256, hash);
+                proptest::prop_assert_eq!(&e.name, name);
+            }
+        }
+    }
+
     #[test]
     fn tampered_record_or_wrong_certificate() {
         let text = record_for(USER_DATA, "contract:");

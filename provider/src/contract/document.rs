@@ -691,6 +691,13 @@ mod tests {
         assert!(matches!(build(&inp), Err(DocumentError::AttestationKey(_))));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,400}") {
+            let _ = Contract::parse(&s);
+        }
+    }
+
     #[test]
     fn parse_errors() {
         assert!(matches!(
