@@ -138,7 +138,7 @@ fn parse_map(section: &'static str, text: &str) -> Result<Mapping, DocumentError
 }
 
 /// The `workload` as handed over.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum WorkloadInput {
     /// Plaintext YAML, validated then (optionally) encrypted.
     Plaintext(String),
@@ -169,6 +169,17 @@ pub enum Encryption<'a> {
     Plaintext,
 }
 
+impl<'a> Encryption<'a> {
+    /// The default: encrypt every section, `attestationPublicKey` included.
+    pub fn to(recipient: &'a PKeyRef<Public>, platform: Platform) -> Self {
+        Self::Encrypt {
+            recipient,
+            platform,
+            encrypt_attestation_key: true,
+        }
+    }
+}
+
 /// Everything a contract is built from.
 #[derive(Clone)]
 pub struct ContractInput<'a> {
@@ -181,8 +192,9 @@ pub struct ContractInput<'a> {
     pub encryption: Encryption<'a>,
 }
 
-/// The four top-level values, exactly as they stand in the document.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The four top-level values, exactly as they stand in the document. `Debug` shows sizes and
+/// hashes only: plaintext sections can hold credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Contract {
     pub workload: String,
     pub env: String,
@@ -191,13 +203,59 @@ pub struct Contract {
 }
 
 /// A rendered contract and what went into it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct BuiltContract {
     /// The `user_data` text.
     pub yaml: String,
     pub contract: Contract,
     /// notAfter of the signing certificate, if one was used (the contract expiry).
     pub expires: Option<OffsetDateTime>,
+}
+
+/// `<N bytes, sha256 abcd1234…>`: identifies a value in debug output without revealing it.
+struct Redacted<'a>(&'a str);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digest = sha256_hex(self.0.as_bytes());
+        write!(
+            f,
+            "<{} bytes, sha256 {}…>",
+            self.0.len(),
+            digest.get(..12).unwrap_or("")
+        )
+    }
+}
+
+impl fmt::Debug for WorkloadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plaintext(t) => f.debug_tuple("Plaintext").field(&Redacted(t)).finish(),
+            Self::Encrypted(t) => f.debug_tuple("Encrypted").field(&Redacted(t)).finish(),
+        }
+    }
+}
+
+impl fmt::Debug for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Contract");
+        for section in Section::ALL {
+            if let Some(v) = self.get(section) {
+                d.field(section.key(), &Redacted(v));
+            }
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Debug for BuiltContract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BuiltContract")
+            .field("yaml", &Redacted(&self.yaml))
+            .field("contract", &self.contract)
+            .field("expires", &self.expires)
+            .finish()
+    }
 }
 
 /// Lower-case hex SHA-256 of `bytes`.
@@ -463,11 +521,7 @@ mod tests {
                 certificate: None,
             }),
             attestation_public_key: None,
-            encryption: Encryption::Encrypt {
-                recipient,
-                platform: Platform::Hpvs,
-                encrypt_attestation_key: true,
-            },
+            encryption: Encryption::to(recipient, Platform::Hpvs),
         }
     }
 
@@ -696,6 +750,18 @@ mod tests {
         fn parse_never_panics(s in "\\PC{0,400}") {
             let _ = Contract::parse(&s);
         }
+    }
+
+    #[test]
+    fn debug_output_hides_section_values() {
+        let c =
+            Contract::parse("workload: |\n  secret-workload\nenv: |\n  apiKey: hunter2\n").unwrap();
+        let shown = format!("{c:?} {:?}", WorkloadInput::Plaintext("hunter2".into()));
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("secret-workload"),
+            "{shown}"
+        );
+        assert!(shown.contains("bytes, sha256"), "{shown}");
     }
 
     #[test]

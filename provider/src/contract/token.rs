@@ -295,14 +295,26 @@ pub fn encrypt<T: HasPublic>(
     Ok(token)
 }
 
-/// A successfully opened token.
-#[derive(Debug)]
+/// A successfully opened token. `Debug` shows the plaintext's length only.
 pub struct Decrypted {
     /// The prefix the token carried.
     pub prefix: TokenPrefix,
     /// Which reading of the password worked (tells apart raw-byte and first-line producers).
     pub password_use: PasswordUse,
     pub plaintext: Vec<u8>,
+}
+
+impl fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("prefix", &self.prefix)
+            .field("password_use", &self.password_use)
+            .field(
+                "plaintext",
+                &format_args!("<{} bytes>", self.plaintext.len()),
+            )
+            .finish()
+    }
 }
 
 /// The three fields of a token, syntax-checked but not decrypted.
