@@ -73,6 +73,8 @@ pub enum DocumentError {
         line: usize,
         column: usize,
     },
+    #[error("{section} is already an encrypted token: it must not be encrypted twice (an encrypted workload is passed as such for the sign-only flow; env must be plaintext so signingKey can be added)")]
+    AlreadyEncrypted { section: &'static str },
     #[error("{section} must be a YAML map of settings")]
     SectionNotMap { section: &'static str },
     #[error("the encrypted {section} section is not a valid token: {source}")]
@@ -130,6 +132,9 @@ fn yaml_position(section: &'static str, e: &serde_yaml_ng::Error) -> DocumentErr
 }
 
 fn parse_map(section: &'static str, text: &str) -> Result<Mapping, DocumentError> {
+    if token::looks_like_token(text) {
+        return Err(DocumentError::AlreadyEncrypted { section });
+    }
     match serde_yaml_ng::from_str::<Value>(text) {
         Ok(Value::Mapping(m)) => Ok(m),
         Ok(_) => Err(DocumentError::SectionNotMap { section }),
@@ -721,6 +726,20 @@ mod tests {
             matches!(err, DocumentError::SectionYaml { section: "env", .. }),
             "{err}"
         );
+        let sealed = token::encrypt(ENV.as_bytes(), &recipient, Platform::Hpvs).unwrap();
+        inp.env = &sealed;
+        assert!(matches!(
+            build(&inp),
+            Err(DocumentError::AlreadyEncrypted { section: "env" })
+        ));
+        let mut twice = input(&recipient);
+        twice.workload = WorkloadInput::Plaintext(sealed.clone());
+        assert!(matches!(
+            build(&twice),
+            Err(DocumentError::AlreadyEncrypted {
+                section: "workload"
+            })
+        ));
         inp.env = "- a list";
         assert!(matches!(
             build(&inp),
