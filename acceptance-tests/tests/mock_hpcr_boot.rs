@@ -523,6 +523,28 @@ fn plaintext_sections_are_accepted() {
     let env_block: String = env_text.lines().map(|l| format!("  {l}\n")).collect();
     let ud = format!("workload: {w}\nenvWorkloadSignature: {sig}\nenv: |\n{env_block}");
     assert_accepted(&boot(&ud, &f.pki, now()));
+
+    // IBM's current command signs with every CR/LF removed (`tr -d "\n\r"`): also accepted.
+    let stripped_sig = sign(&w, &env_text.replace('\n', ""), &f.signing_key);
+    let ud = format!("workload: {w}\nenvWorkloadSignature: {stripped_sig}\nenv: |\n{env_block}");
+    assert_accepted(&boot(&ud, &f.pki, now()));
+    // ...but not a signature over other text.
+    let other_sig = sign(
+        &w,
+        &env_text.replace("Sup3rSecret", "Changed"),
+        &f.signing_key,
+    );
+    let ud = format!("workload: {w}\nenvWorkloadSignature: {other_sig}\nenv: |\n{env_block}");
+    assert_rejected(&boot(&ud, &f.pki, now()), &["does not verify"]);
+
+    // A signature without env.signingKey cannot be checked: accepted, with a warning line.
+    let e = encrypt(&env_section(None), &f.enc_cert());
+    let r = boot(&user_data(&w, &e, Some(&sig), None), &f.pki, now());
+    assert_accepted(&r);
+    assert!(r
+        .console
+        .iter()
+        .any(|l| l.starts_with("HPL11009W CONTRACT_SIGNATURE_UNCHECKED")));
 }
 
 #[test]
@@ -545,6 +567,19 @@ fn empty_or_malformed_user_data_is_rejected() {
     assert_rejected(
         &boot(&format!("workload: {w}\n"), &f.pki, now()),
         &["missing required top-level key env"],
+    );
+    // A duplicated key is ambiguous: which section would be signed and run?
+    assert_rejected(
+        &boot(
+            &format!("workload: {w}\nenv: {e}\nenv: {e}\n"),
+            &f.pki,
+            now(),
+        ),
+        &["not valid YAML"],
+    );
+    assert_rejected(
+        &boot("- workload\n- env\n", &f.pki, now()),
+        &["must be a YAML map at the top level, found a sequence"],
     );
 }
 
@@ -991,12 +1026,27 @@ fn attestation_record_decrypts_and_verifies_with_openssl() {
         &f.enc_cert(),
     );
     let sig = sign(&w, &e, &f.signing_key);
+    // base64 of PEM, an encrypted token, and PEM as a literal block (value keeps its newlines).
+    let pem_block: String = f
+        .user_attestation_pub_pem
+        .lines()
+        .map(|l| format!("\n  {l}"))
+        .collect();
     let forms = [
-        B64.encode(&f.user_attestation_pub_pem),
-        encrypt(&f.user_attestation_pub_pem, &f.enc_cert()),
+        (B64.encode(&f.user_attestation_pub_pem), None),
+        (encrypt(&f.user_attestation_pub_pem, &f.enc_cert()), None),
+        (
+            f.user_attestation_pub_pem.clone(),
+            Some(format!("|{pem_block}")),
+        ),
     ];
-    for apk in forms {
-        let ud = user_data(&w, &e, Some(&sig), Some(&apk));
+    for (apk, yaml_form) in forms {
+        let ud = user_data(
+            &w,
+            &e,
+            Some(&sig),
+            Some(yaml_form.as_deref().unwrap_or(&apk)),
+        );
         let r = boot(&ud, &f.pki, now());
         assert_accepted(&r);
         let BootOutcome::Accepted {
@@ -1138,7 +1188,13 @@ fn default_pki_is_generated_once_and_chains_to_the_root() {
     let w = encrypt(WORKLOAD, &cert);
     assert_eq!(w.split('.').nth(1).unwrap().len(), 684);
     let e = encrypt(&env_section(None), &cert);
-    assert_accepted(&boot(&user_data(&w, &e, None, None), &again, now()));
+    let started = std::time::Instant::now();
+    let r = boot(&user_data(&w, &e, None, None), &again, now());
+    eprintln!(
+        "RSA-4096 boot (2 encrypted sections) took {:?}",
+        started.elapsed()
+    );
+    assert_accepted(&r);
 }
 
 #[test]
