@@ -111,6 +111,10 @@ impl Role {
         }
     }
 
+    fn is_ca(self) -> bool {
+        matches!(self, Role::Root | Role::Intermediate)
+    }
+
     fn issuer(self) -> Option<Role> {
         match self {
             Role::Root => None,
@@ -165,6 +169,25 @@ struct Pair {
 
 fn err(path: &Path, what: impl std::fmt::Display) -> PkiError {
     PkiError(format!("{}: {what}", path.display()))
+}
+
+/// Names the certificates only: the private keys must never reach a log.
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let subject = |c: &X509| {
+            c.subject_name()
+                .entries_by_nid(Nid::COMMONNAME)
+                .next()
+                .and_then(|e| e.data().to_string().ok())
+                .unwrap_or_else(|| "<no CN>".into())
+        };
+        f.debug_struct("Pki")
+            .field("root", &subject(&self.root))
+            .field("intermediate", &subject(&self.intermediate))
+            .field("encryption_cert", &subject(&self.encryption_cert))
+            .field("attestation_cert", &subject(&self.attestation_cert))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Pki {
@@ -267,6 +290,32 @@ impl PairStore {
             .into_iter()
             .filter(|r| self.get(*r).key.is_none() && self.get(*r).cert.is_none())
             .collect();
+        // A CA with a new key would orphan the existing certificates it issued: refuse before
+        // writing anything. (A CA whose key survived gets a certificate that children still
+        // verify against.)
+        for ca in need_keys.iter().filter(|r| r.is_ca()) {
+            let subject = ca
+                .subject()
+                .and_then(|n| n.to_der())
+                .map_err(|e| err(&shown(*ca, "crt"), format!("cannot build the subject: {e}")))?;
+            for child in ROLES.into_iter().filter(|c| c.issuer() == Some(*ca)) {
+                let Some(cert) = &self.get(child).cert else {
+                    continue;
+                };
+                if cert.issuer_name().to_der().ok().as_deref() == Some(subject.as_slice()) {
+                    return Err(err(
+                        &shown(child, "crt"),
+                        format!(
+                            "was issued by {}.crt, which is missing with its key; remove {}.crt \
+                             and {}.key to reissue both",
+                            ca.stem(),
+                            child.stem(),
+                            child.stem()
+                        ),
+                    ));
+                }
+            }
+        }
         let generated: Vec<(Role, Result<PKey<Private>, ErrorStack>)> = std::thread::scope(|s| {
             let handles: Vec<_> = need_keys
                 .iter()
@@ -632,8 +681,7 @@ mod tests {
             .unwrap());
         fs::remove_file(p.join("encryption.key")).unwrap();
         let e = Pki::load_or_create_with(dir.path(), &small())
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(e.contains("encryption.key"), "{e}");
     }
@@ -646,9 +694,32 @@ mod tests {
         fs::remove_file(p.join("root.crt")).unwrap();
         fs::remove_file(p.join("root.key")).unwrap();
         let e = Pki::load_or_create_with(dir.path(), &small())
-            .err()
-            .unwrap()
+            .unwrap_err()
             .to_string();
         assert!(e.contains("intermediate.crt"), "{e}");
+        assert!(!p.join("root.key").exists(), "nothing written on refusal");
+
+        // A root whose key survived is reissued, and the intermediate still chains to it.
+        let dir = tempfile::tempdir().unwrap();
+        let first = Pki::load_or_create_with(dir.path(), &small()).unwrap();
+        let p = dir.path().join("pki");
+        fs::remove_file(p.join("root.crt")).unwrap();
+        let again = Pki::load_or_create_with(dir.path(), &small()).unwrap();
+        assert_ne!(again.root.to_der().unwrap(), first.root.to_der().unwrap());
+        assert!(again
+            .intermediate
+            .verify(&again.root.public_key().unwrap())
+            .unwrap());
+    }
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let pki = Pki::generate_in_memory(&small()).unwrap();
+        let shown = format!("{pki:?}");
+        assert!(
+            shown.contains("Hyper Protect Container Runtime Encryption"),
+            "{shown}"
+        );
+        assert!(!shown.contains("PRIVATE"), "{shown}");
     }
 }
