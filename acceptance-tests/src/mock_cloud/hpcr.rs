@@ -6,26 +6,45 @@
 //! This is an independent emulation built on the openssl crate: it must not share code with
 //! the provider's contract engine, which it exists to test.
 //!
-//! Console texts (one `String` per line, in this order; `<…>` are filled in):
+//! Console texts follow a genuine HPCR serial log (IBM's on-prem HPCR operator docs quote
+//! one); the `# section …`, `# contract …`, `# envWorkloadSignature …`, `# attestation …`
+//! and `# WARNING …` lines are the emulator's own detail. One `String` per line, in order,
+//! `<…>` filled in, `[…]` only when it applies:
 //! ```text
-//! HPL11000I BOOTLOADER_START Hyper Protect Container Runtime bootloader (mock-cloud emulation)
-//! HPL11002I CONTRACT_READ Read contract from cidata/user-data (<n> bytes)
-//! HPL11004I CONTRACT_DECRYPTED Section <workload|env|attestationPublicKey> decrypted
-//! HPL11005I CONTRACT_PLAINTEXT Section <workload|env> is not encrypted, using it as is
-//! HPL11006I CONTRACT_SCHEMA_VALID Contract sections validated (workload: <compose|play|confidential-containers>)
-//! HPL11007I CONTRACT_SIGNATURE_VERIFIED envWorkloadSignature verified with env.signingKey
-//! HPL11008I CONTRACT_EXPIRY Contract expires on <YYYY-MM-DD hh:mm:ss UTC>
-//! HPL11009W CONTRACT_SIGNATURE_UNCHECKED envWorkloadSignature present without env.signingKey, not checked
-//! HPL11010I ATTESTATION_WRITTEN Attestation record written to /var/hyperprotect/se-checksums.txt.enc
-//! HPL11099I BOOTLOADER_END
-//! HPL14000I Network connectivity check completed successfully
-//! HPL10001I Services started
+//! # HPL11 build:25.11.0 enabler:25.11.0
+//! # <Sat Nov 28 05:30:00 UTC 2026: `now`>
+//! # create new root partition...
+//! # encrypt root partition...
+//! # create root filesystem...
+//! # write OS to root disk...
+//! # decrypt user-data...
+//! # section workload: <decrypted | not encrypted, used as is>
+//! # section env: <decrypted | not encrypted, used as is>
+//! [# section attestationPublicKey: decrypted]
+//! <n> token decrypted, 0 encrypted token ignored
+//! # contract validated (workload: <compose|play|confidential-containers>)
+//! [# envWorkloadSignature verified with env.signingKey]
+//! [# contract expires on <YYYY-MM-DD hh:mm:ss> UTC]          (certificate signingKey)
+//! [# WARNING: envWorkloadSignature present without env.signingKey, not checked]
+//! # run attestation...
+//! [# attestation record written to /var/hyperprotect/se-checksums.txt.enc]
+//! # set hostname...
+//! # finish root disk setup...
+//! # <`now` + 28 s>
+//! # HPL11 build:25.11.0 enabler:25.11.0
+//! # HPL11099I: bootloader end
+//! hpcr-dnslookup[860]: HPL14000I: Network connectivity check completed successfully.
+//! hpcr-logging[1123]: Configuring logging ...
+//! hpcr-logging[1124]: Sending logging probe to [<https://host:443/logs/ingest | syslog://host:514>] ...
+//! hpcr-logging[1124]: HPL01010I: Logging has been setup successfully.
+//! hpcr-logging[1123]: Logging has been configured
+//! hpcr-catch-success[1421]: VSI has started successfully.
+//! hpcr-catch-success[1421]: HPL10001I: Services succeeded -> systemd triggered hpl-catch-success service
 //! ```
-//! On rejection, after the lines reached so far, the last line is
-//! `HPL11001E INVALID_CONTRACT Unable to parse/decrypt contract: <reason> Boot aborted`.
-//! `HPL11001E`, `HPL11099I`, `HPL14000I` and `HPL10001I` are IBM's codes; the others are
-//! invented for the emulator. Reasons name the section, YAML path or check that failed, never
-//! a value (sections carry secrets).
+//! On rejection the lines stop where the check failed and the last line is
+//! `HPL11001E INVALID_CONTRACT Unable to parse/decrypt contract: <reason> Boot aborted`
+//! (IBM's code and words). Reasons name the section, YAML path or check that failed, never a
+//! value (sections carry secrets).
 //!
 //! Choices where IBM's behaviour is unconfirmed (documented so tests can rely on them):
 //! - Passwords are cut like `openssl enc -pass stdin` does: the PBKDF2 password is the RSA
@@ -133,18 +152,41 @@ fn schema(path: impl Into<String>, rule: impl Into<String>) -> Reject {
 
 /// Boots a contract (`user_data`) as the platform would, with the platform's keys, at `now`.
 pub fn boot(user_data: &str, pki: &Pki, now: time::OffsetDateTime) -> BootReport {
-    let mut console = vec![
-        "HPL11000I BOOTLOADER_START Hyper Protect Container Runtime bootloader (mock-cloud emulation)"
-            .to_string(),
-    ];
+    let build = format!("# HPL11 build:{ATTESTATION_VERSION} enabler:{ATTESTATION_VERSION}");
+    let mut console = vec![build.clone(), format!("# {}", console_date(now))];
+    console.extend(
+        [
+            "# create new root partition...",
+            "# encrypt root partition...",
+            "# create root filesystem...",
+            "# write OS to root disk...",
+            "# decrypt user-data...",
+        ]
+        .map(String::from),
+    );
     match run(user_data, pki, now, &mut console) {
-        Ok(attestation) => {
-            console.push("HPL11099I BOOTLOADER_END".into());
-            console.push("HPL14000I Network connectivity check completed successfully".into());
-            console.push("HPL10001I Services started".into());
+        Ok(accepted) => {
+            console.extend([
+                format!("# {}", console_date(now + time::Duration::seconds(28))),
+                build,
+                "# HPL11099I: bootloader end".into(),
+                "hpcr-dnslookup[860]: HPL14000I: Network connectivity check completed successfully."
+                    .into(),
+                "hpcr-logging[1123]: Configuring logging ...".into(),
+                format!(
+                    "hpcr-logging[1124]: Sending logging probe to [{}] ...",
+                    accepted.logging_target
+                ),
+                "hpcr-logging[1124]: HPL01010I: Logging has been setup successfully.".into(),
+                "hpcr-logging[1123]: Logging has been configured".into(),
+                "hpcr-catch-success[1421]: VSI has started successfully.".into(),
+                "hpcr-catch-success[1421]: HPL10001I: Services succeeded -> systemd triggered hpl-catch-success service".into(),
+            ]);
             BootReport {
                 console,
-                outcome: BootOutcome::Accepted { attestation },
+                outcome: BootOutcome::Accepted {
+                    attestation: accepted.attestation,
+                },
             }
         }
         Err(rejection) => {
@@ -160,11 +202,29 @@ pub fn boot(user_data: &str, pki: &Pki, now: time::OffsetDateTime) -> BootReport
     }
 }
 
+/// `date`-style time for the bootloader's timestamp lines.
+fn console_date(t: time::OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[weekday repr:short] [month repr:short] [day padding:space] [hour]:[minute]:[second] UTC [year]"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// What an accepted boot hands to the services after the bootloader.
+struct Accepted {
+    attestation: Option<AttestationRecord>,
+    /// Where the logging service sends its probe (no credentials).
+    logging_target: String,
+}
+
 /// A contract section as found in `user_data`, and its parsed content.
 struct Section {
     /// The value as it stands in `user_data`: what is hashed and signed.
     raw: RawValue,
     doc: Mapping,
+    encrypted: bool,
 }
 
 enum RawValue {
@@ -195,14 +255,10 @@ fn run(
     pki: &Pki,
     now: time::OffsetDateTime,
     console: &mut Vec<String>,
-) -> Result<Option<AttestationRecord>, Reject> {
+) -> Result<Accepted, Reject> {
     if user_data.trim().is_empty() {
         return Err(Reject::Empty);
     }
-    console.push(format!(
-        "HPL11002I CONTRACT_READ Read contract from cidata/user-data ({} bytes)",
-        user_data.len()
-    ));
     let top: Value =
         serde_yaml_ng::from_str(user_data).map_err(|e| Reject::Yaml(yaml_where(&e)))?;
     let top = match top {
@@ -222,12 +278,28 @@ fn run(
     let env_v = top.get("env").ok_or(Reject::MissingTopKey("env"))?;
     let workload = load_section("workload", workload_v, pki, console)?;
     let env = load_section("env", env_v, pki, console)?;
+    let mut tokens = usize::from(workload.encrypted) + usize::from(env.encrypted);
+    let attestation_key = match top.get("attestationPublicKey") {
+        None => None,
+        Some(Value::String(raw)) => {
+            let (key, encrypted) = attestation_public_key(raw, pki, console)?;
+            tokens += usize::from(encrypted);
+            Some((raw.as_str(), key))
+        }
+        Some(other) => {
+            return Err(Reject::AttestationKey(format!(
+                "must be a string, found {}",
+                kind(other)
+            )))
+        }
+    };
+    console.push(format!(
+        "{tokens} token decrypted, 0 encrypted token ignored"
+    ));
 
     let workload_kind = validate_workload(&workload.doc)?;
-    validate_env(&env.doc)?;
-    console.push(format!(
-        "HPL11006I CONTRACT_SCHEMA_VALID Contract sections validated (workload: {workload_kind})"
-    ));
+    let logging_target = validate_env(&env.doc)?;
+    console.push(format!("# contract validated (workload: {workload_kind})"));
 
     let signature = match top.get("envWorkloadSignature") {
         None => None,
@@ -241,32 +313,32 @@ fn run(
     };
     check_signature(&workload, &env, signature, now, console)?;
 
-    let Some(apk_v) = top.get("attestationPublicKey") else {
-        return Ok(None);
-    };
-    let apk_raw = match apk_v {
-        Value::String(s) => s.as_str(),
-        other => {
-            return Err(Reject::AttestationKey(format!(
-                "must be a string, found {}",
-                kind(other)
-            )))
+    console.push("# run attestation...".into());
+    let attestation = match attestation_key {
+        None => None,
+        Some((raw, key)) => {
+            let record = attestation_text(user_data, &workload, &env, signature, raw)?;
+            let encrypted = encrypt_token(RECORD_PREFIX, record.as_bytes(), &key).map_err(|e| {
+                Reject::Internal(format!("cannot encrypt the attestation record: {e}"))
+            })?;
+            let sig = sign_sha256(&pki.attestation_key, record.as_bytes()).map_err(|e| {
+                Reject::Internal(format!("cannot sign the attestation record: {e}"))
+            })?;
+            console.push(
+                "# attestation record written to /var/hyperprotect/se-checksums.txt.enc".into(),
+            );
+            Some(AttestationRecord {
+                record: encrypted,
+                signature: B64.encode(sig),
+            })
         }
     };
-    let apk = attestation_public_key(apk_raw, pki, console)?;
-    let record = attestation_text(user_data, &workload, &env, signature, apk_raw)?;
-    let encrypted = encrypt_token(RECORD_PREFIX, record.as_bytes(), &apk)
-        .map_err(|e| Reject::Internal(format!("cannot encrypt the attestation record: {e}")))?;
-    let sig = sign_sha256(&pki.attestation_key, record.as_bytes())
-        .map_err(|e| Reject::Internal(format!("cannot sign the attestation record: {e}")))?;
-    console.push(
-        "HPL11010I ATTESTATION_WRITTEN Attestation record written to /var/hyperprotect/se-checksums.txt.enc"
-            .into(),
-    );
-    Ok(Some(AttestationRecord {
-        record: encrypted,
-        signature: B64.encode(sig),
-    }))
+    console.push("# set hostname...".into());
+    console.push("# finish root disk setup...".into());
+    Ok(Accepted {
+        attestation,
+        logging_target,
+    })
 }
 
 /// The location of a YAML error, without its message (which may quote contract text).
@@ -316,22 +388,20 @@ fn load_section(
     };
     match value {
         Value::Mapping(m) => {
-            console.push(format!(
-                "HPL11005I CONTRACT_PLAINTEXT Section {name} is not encrypted, using it as is"
-            ));
+            console.push(format!("# section {name}: not encrypted, used as is"));
             Ok(Section {
                 raw: RawValue::Map(m.clone()),
                 doc: m.clone(),
+                encrypted: false,
             })
         }
         Value::String(s) => {
             let trimmed = s.trim();
-            let text = if token_prefix(trimmed).is_some() {
+            let encrypted = token_prefix(trimmed).is_some();
+            let text = if encrypted {
                 let plain = decrypt_token(trimmed, &pki.encryption_key)
                     .map_err(|e| section_err(format!("cannot decrypt: {e}")))?;
-                console.push(format!(
-                    "HPL11004I CONTRACT_DECRYPTED Section {name} decrypted"
-                ));
+                console.push(format!("# section {name}: decrypted"));
                 String::from_utf8(plain)
                     .map_err(|_| section_err("decrypted text is not UTF-8".into()))?
             } else {
@@ -341,9 +411,7 @@ fn load_section(
                         TOKEN_PREFIXES.map(|p| p.trim_end_matches('.')).join(" or ")
                     )));
                 }
-                console.push(format!(
-                    "HPL11005I CONTRACT_PLAINTEXT Section {name} is not encrypted, using it as is"
-                ));
+                console.push(format!("# section {name}: not encrypted, used as is"));
                 s.clone()
             };
             let doc: Value = serde_yaml_ng::from_str(&text)
@@ -352,6 +420,7 @@ fn load_section(
                 Value::Mapping(m) => Ok(Section {
                     raw: RawValue::Str(s.clone()),
                     doc: m,
+                    encrypted,
                 }),
                 other => Err(section_err(format!(
                     "must be a YAML map, found {}",
@@ -683,18 +752,21 @@ fn is_hostname(s: &str) -> bool {
         })
 }
 
-fn check_port(m: &Mapping, path: &str) -> Result<(), Reject> {
-    if let Some(v) = m.get("port") {
-        let p = join(path, "port");
-        let port = match v {
-            Value::Number(n) => n.as_u64(),
-            _ => None,
-        };
-        if !matches!(port, Some(1..=65535)) {
-            return Err(schema(p, "must be an integer port (1-65535)"));
-        }
+fn check_port(m: &Mapping, path: &str) -> Result<Option<u64>, Reject> {
+    let Some(v) = m.get("port") else {
+        return Ok(None);
+    };
+    let port = match v {
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    };
+    match port {
+        Some(p @ 1..=65535) => Ok(Some(p)),
+        _ => Err(schema(
+            join(path, "port"),
+            "must be an integer port (1-65535)",
+        )),
     }
-    Ok(())
 }
 
 fn check_env_vars(v: &Value, path: &str) -> Result<(), Reject> {
@@ -850,7 +922,8 @@ fn validate_workload(m: &Mapping) -> Result<&'static str, Reject> {
     })
 }
 
-fn validate_env(m: &Mapping) -> Result<(), Reject> {
+/// Validates the env section; returns where logging goes (host and port, no credentials).
+fn validate_env(m: &Mapping) -> Result<String, Reject> {
     let path = "env";
     only_keys(
         m,
@@ -894,10 +967,16 @@ fn validate_env(m: &Mapping) -> Result<(), Reject> {
         }
     }
     let hp = join(&tp, "hostname");
-    if !is_hostname(as_str(required(target, &tp, "hostname")?, &hp)?) {
+    let hostname = as_str(required(target, &tp, "hostname")?, &hp)?;
+    if !is_hostname(hostname) {
         return Err(schema(hp, "must be a hostname"));
     }
-    check_port(target, &tp)?;
+    let port = check_port(target, &tp)?;
+    let logging_target = if which == "logRouter" {
+        format!("https://{hostname}:{}/logs/ingest", port.unwrap_or(443))
+    } else {
+        format!("syslog://{hostname}:{}", port.unwrap_or(514))
+    };
 
     if let Some(v) = m.get("volumes") {
         let vp = join(path, "volumes");
@@ -987,7 +1066,7 @@ fn validate_env(m: &Mapping) -> Result<(), Reject> {
     if let Some(v) = m.get("signingKey") {
         as_str(v, &join(path, "signingKey"))?;
     }
-    Ok(())
+    Ok(logging_target)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1073,7 +1152,7 @@ fn check_signature(
     let Some(sk) = env.doc.get("signingKey") else {
         if signature.is_some() {
             console.push(
-                "HPL11009W CONTRACT_SIGNATURE_UNCHECKED envWorkloadSignature present without env.signingKey, not checked"
+                "# WARNING: envWorkloadSignature present without env.signingKey, not checked"
                     .into(),
             );
         }
@@ -1120,13 +1199,10 @@ fn check_signature(
                 .into(),
         ));
     }
-    console.push(
-        "HPL11007I CONTRACT_SIGNATURE_VERIFIED envWorkloadSignature verified with env.signingKey"
-            .into(),
-    );
+    console.push("# envWorkloadSignature verified with env.signingKey".into());
     if let Some(cert) = &sk.cert {
         console.push(format!(
-            "HPL11008I CONTRACT_EXPIRY Contract expires on {}",
+            "# contract expires on {}",
             show_time(cert.not_after())
         ));
     }
@@ -1136,18 +1212,20 @@ fn check_signature(
 // ---------------------------------------------------------------------------------------
 // Attestation.
 
+/// The key the record is encrypted to, and whether it came as an encrypted token.
 fn attestation_public_key(
     raw: &str,
     pki: &Pki,
     console: &mut Vec<String>,
-) -> Result<PKey<Public>, Reject> {
+) -> Result<(PKey<Public>, bool), Reject> {
     let trimmed = raw.trim();
-    let text = if token_prefix(trimmed).is_some() {
+    let encrypted = token_prefix(trimmed).is_some();
+    let text = if encrypted {
         let plain = decrypt_token(trimmed, &pki.encryption_key).map_err(|e| Reject::Section {
             section: "attestationPublicKey",
             reason: format!("cannot decrypt: {e}"),
         })?;
-        console.push("HPL11004I CONTRACT_DECRYPTED Section attestationPublicKey decrypted".into());
+        console.push("# section attestationPublicKey: decrypted".into());
         String::from_utf8(plain)
             .map_err(|_| Reject::AttestationKey("decrypted text is not UTF-8".into()))?
     } else {
@@ -1159,7 +1237,7 @@ fn attestation_public_key(
     if key.rsa().is_err() {
         return Err(Reject::AttestationKey("must be an RSA public key".into()));
     }
-    Ok(key)
+    Ok((key, encrypted))
 }
 
 fn sha256_hex(data: &[u8]) -> String {
