@@ -585,6 +585,71 @@ fn empty_or_malformed_user_data_is_rejected() {
     );
 }
 
+/// Truncations and byte changes of a plaintext and an encrypted contract: the boot never
+/// panics, and whatever it says never quotes a section's secrets.
+#[test]
+fn mangled_contracts_never_panic_or_leak() {
+    let f = fixture();
+    let block = |t: &str| t.lines().map(|l| format!("  {l}\n")).collect::<String>();
+    let plain = format!(
+        "workload: |\n{}env: |\n{}",
+        block(WORKLOAD),
+        block(&env_section(None))
+    );
+    let w = encrypt(WORKLOAD, &f.enc_cert());
+    let e = encrypt(
+        &env_section(Some(&escaped_pem_line(&f.signing_pub_pem))),
+        &f.enc_cert(),
+    );
+    let signed = user_data(&w, &e, Some(&sign(&w, &e, &f.signing_key)), None);
+    assert_accepted(&boot(&plain, &f.pki, now()));
+    assert_accepted(&boot(&signed, &f.pki, now()));
+
+    // A fixed-seed generator keeps failures reproducible.
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |bound: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % bound as u64).unwrap()
+    };
+    let replacements = [
+        ":", " ", "\n", "-", "|", "'", "\"", "{", "[", "A", "é", "\t",
+    ];
+    let (mut accepted, mut rejected) = (0, 0);
+    for original in [&plain, &signed] {
+        for i in 0..120 {
+            let mut text = original.to_string();
+            let at = next(text.len());
+            let at = (0..=at)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            if i % 3 == 0 {
+                text.truncate(at);
+            } else {
+                let end = (at + 1..=text.len())
+                    .find(|i| text.is_char_boundary(*i))
+                    .unwrap_or(text.len());
+                text.replace_range(at..end, replacements[next(replacements.len())]);
+            }
+            let r = boot(&text, &f.pki, now());
+            for l in &r.console {
+                assert!(!l.contains("Sup3rSecret"), "secret leaked: {l}");
+            }
+            match r.outcome {
+                BootOutcome::Accepted { .. } => accepted += 1,
+                BootOutcome::Rejected { .. } => rejected += 1,
+            }
+        }
+    }
+    // Most damage must be noticed (a change inside a YAML comment-free contract rarely isn't).
+    assert!(
+        rejected > accepted,
+        "accepted {accepted}, rejected {rejected}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Rejections
 
