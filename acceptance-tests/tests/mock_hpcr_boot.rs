@@ -500,6 +500,7 @@ fn encrypted_signed_contract_is_accepted() {
 #[test]
 fn plaintext_sections_are_accepted() {
     let f = fixture();
+    let block = |t: &str| t.lines().map(|l| format!("  {l}\n")).collect::<String>();
     // workload as a YAML map, env as a literal block string holding YAML.
     let indented_env: String = env_section(None)
         .lines()
@@ -538,6 +539,16 @@ fn plaintext_sections_are_accepted() {
     );
     let ud = format!("workload: {w}\nenvWorkloadSignature: {other_sig}\nenv: |\n{env_block}");
     assert_rejected(&boot(&ud, &f.pki, now()), &["does not verify"]);
+
+    // A signed contract needs value strings: a YAML-map section cannot be signed.
+    let ud = format!(
+        "workload:\n{}envWorkloadSignature: {sig}\nenv: |\n{env_block}",
+        block(WORKLOAD)
+    );
+    assert_rejected(
+        &boot(&ud, &f.pki, now()),
+        &["envWorkloadSignature", "YAML-map section"],
+    );
 
     // A signature without env.signingKey cannot be checked: accepted, with a warning line.
     let e = encrypt(&env_section(None), &f.enc_cert());
@@ -891,6 +902,20 @@ fn expired_signing_certificate_is_rejected() {
     );
     let before = boot(&ud, &f.pki, now() - time::Duration::days(2));
     assert_rejected(&before, &["not valid before"]);
+
+    // contract-go's doubly base64-encoded certificate is not a form the platform reads.
+    let e3 = encrypt(
+        &env_section(Some(&format!(
+            "signingKey: {}",
+            B64.encode(B64.encode(&cert_pem))
+        ))),
+        &f.enc_cert(),
+    );
+    let sig3 = sign(&w, &e3, &f.signing_key);
+    assert_rejected(
+        &boot(&user_data(&w, &e3, Some(&sig3), None), &f.pki, now()),
+        &["env.signingKey: base64 does not decode to PEM text"],
+    );
 
     // Same certificate as escaped PEM in the env section also works.
     let e2 = encrypt(

@@ -58,6 +58,12 @@
 //!   stands in `user_data` (the token string for an encrypted section); for a YAML-map section
 //!   the map re-serialised by serde_yaml_ng. `cidata/user-data` is SHA-256 of all of `user_data`.
 //! - The record ends with a newline after its last line.
+//! - `env.signingKey` given as base64 must decode straight to PEM: the doubly encoded form
+//!   contract-go produces for certificates is rejected.
+//! - `envWorkloadSignature` without `env.signingKey` is not checked (a `# WARNING` line).
+//! - Both token prefixes (`hyper-protect-basic`, `contract-basic`) are accepted everywhere.
+//! - Section keys outside the schema's list (see `validate_workload`/`validate_env`) are
+//!   rejected; `play` takes exactly one of `resources`, `templates`, `archive`.
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;

@@ -34,6 +34,8 @@ use openssl::x509::extension::{
 use openssl::x509::{X509Name, X509};
 
 /// Certificates and keys a Hyper Protect platform holds, persisted as PEM under `DIR/pki/`.
+/// Cloning is cheap (OpenSSL reference counts).
+#[derive(Clone)]
 pub struct Pki {
     pub root: X509,
     pub intermediate: X509,
