@@ -1275,7 +1275,9 @@ fn default_pki_is_generated_once_and_chains_to_the_root() {
     assert!(not_after > in_364 && not_after < in_366);
 
     // Reload: same files, same certificates, nothing regenerated.
+    let started = std::time::Instant::now();
     let again = Pki::load_or_create(dir.path()).unwrap();
+    eprintln!("default PKI reloaded in {:?}", started.elapsed());
     assert_eq!(read_all(&p), files);
     assert_eq!(
         again.encryption_cert.to_der().unwrap(),
