@@ -202,7 +202,7 @@ impl Resource for Everything {
             Block::new(vec![
                 Attribute::computed("id", Type::String).use_state_for_unknown(),
                 Attribute::required("name", Type::String).requires_replace(),
-                Attribute::optional("count", Type::Number),
+                Attribute::optional("quantity", Type::Number),
                 Attribute::optional("ratio", Type::Number),
                 Attribute::optional("big", Type::Number),
                 Attribute::optional("enabled", Type::Bool),
@@ -277,12 +277,12 @@ impl Resource for Everything {
     }
 
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        if let Some(n) = get(config, "count").as_number() {
+        if let Some(n) = get(config, "quantity").as_number() {
             if n.as_i64().is_none_or(|n| n < 0) {
                 diags.error_at(
-                    AttrPath::attr("count"),
-                    "Invalid count",
-                    "count must be a whole number of at least 0.",
+                    AttrPath::attr("quantity"),
+                    "Invalid quantity",
+                    "quantity must be a whole number of at least 0.",
                 );
             }
         }

@@ -4,7 +4,8 @@
 //! Terraform itself with go-plugin's handshake and mutual TLS.
 
 use acceptance_tests::harness::{
-    built_binary, Import, ImportId, ProviderUnderTest, Step, TestCase,
+    acceptance_enabled, built_binary, Import, ImportId, ProviderUnderTest, Step, Terraform,
+    TestCase, WorkDir,
 };
 use serde_json::json;
 
@@ -35,7 +36,7 @@ fn everything(store: &str, name: &str, count: i64, extra: &str) -> String {
         r#"{provider}
 resource "rtest_everything" "a" {{
   name    = "{name}"
-  count   = {count}
+  quantity = {count}
   ratio   = 0.25
   big     = 123456789012345678901234567890
   enabled = true
@@ -133,7 +134,7 @@ fn test_acc_runtime_everything() {
                         return Err(format!("bad id {id:?}"));
                     }
                     s.expect(A, "name", json!("first"))?;
-                    s.expect(A, "count", json!(2))?;
+                    s.expect(A, "quantity", json!(2))?;
                     s.expect(A, "ratio", json!(0.25))?;
                     let big = s.attr(A, "big").map(|v| v.to_string()).unwrap_or_default();
                     if big != "123456789012345678901234567890" && big != "1.2345678901234568e+29" {
@@ -153,7 +154,7 @@ fn test_acc_runtime_everything() {
                         s.expect(A, "nested_set/0/y", json!("computed-s1"))?;
                         s.expect(A, "nested_map/k/y", json!("computed-m1"))?;
                     }
-                    s.expect(A, "block_single/0/value", json!("single"))?;
+                    s.expect(A, "block_single/value", json!("single"))?;
                     s.expect(A, "block_list/1/ip", json!("10.0.0.2"))?;
                     s.expect(A, "block_map/first/value", json!("v1"))?;
                     let numbers = s.attr(A, "numbers").cloned().unwrap_or_default();
@@ -164,9 +165,6 @@ fn test_acc_runtime_everything() {
                     got.sort();
                     if got != [1, 2, 3] {
                         return Err(format!("numbers set: {numbers}"));
-                    }
-                    if s.sensitive_values(A).and_then(|v| v.get("secret")) != Some(&json!(true)) {
-                        return Err("secret is not marked sensitive".into());
                     }
                     Ok(())
                 }),
@@ -194,7 +192,7 @@ fn test_acc_runtime_everything() {
                     Ok(())
                 })
                 .check(|s| {
-                    s.expect(A, "count", json!(5))?;
+                    s.expect(A, "quantity", json!(5))?;
                     s.expect(A, "revision", json!(2))
                 }),
             Step::config("drift is detected at refresh", everything(&store_path, "first", 5, ""))
@@ -207,7 +205,7 @@ fn test_acc_runtime_everything() {
                         .unwrap();
                     let text = std::fs::read_to_string(&file).unwrap();
                     let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    v["count"] = json!(99);
+                    v["quantity"] = json!(99);
                     std::fs::write(&file, v.to_string()).unwrap();
                 })
                 .plan_check(|plan| {
@@ -216,7 +214,7 @@ fn test_acc_runtime_everything() {
                     }
                     Ok(())
                 })
-                .check(|s| s.expect(A, "count", json!(5))),
+                .check(|s| s.expect(A, "quantity", json!(5))),
             Step::config("name change forces replacement", everything(&store_path, "second", 5, ""))
                 .plan_check(|plan| {
                     let actions = plan.actions(A);
@@ -248,12 +246,12 @@ fn test_acc_runtime_everything() {
                 "validation error names the attribute",
                 everything(&store_path, "second", -3, ""),
             )
-            .expect_error(r"(?s)Invalid count.*count must be a whole number"),
+            .expect_error(r"(?s)Invalid quantity.*quantity must be a whole number"),
             Step::config(
                 "nested validation error names the block",
                 everything(&store_path, "second", 5, "  block_list {\n    subnet = \"bad\"\n  }\n"),
             )
-            .expect_error(r"(?s)Invalid subnet.*block_list"),
+            .expect_error(r#"(?s)Invalid subnet.*subnet = "bad".*starts with "subnet-""#),
             Step::config(
                 "too many blocks are rejected by Terraform from our schema",
                 everything(
@@ -361,4 +359,32 @@ fn test_acc_runtime_state_upgrade() {
         check_destroy: None,
     }
     .run();
+}
+
+#[test]
+fn test_acc_runtime_sensitive_values_stay_hidden() {
+    if !acceptance_enabled("test_acc_runtime_sensitive_values_stay_hidden") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let work = WorkDir::new(&terraform, &[rtest()], &[]);
+    work.write_config(&everything(&store.path().display().to_string(), "s", 1, ""));
+
+    let schema = work.terraform(&["providers", "schema", "-json"]);
+    assert_eq!(schema.code, 0, "{}", schema.output());
+    let schema: serde_json::Value = serde_json::from_str(&schema.stdout).unwrap();
+    let attrs = &schema["provider_schemas"]["registry.terraform.io/hyperprotect/rtest"]
+        ["resource_schemas"]["rtest_everything"]["block"]["attributes"];
+    assert_eq!(attrs["secret"]["sensitive"], json!(true), "{attrs}");
+    assert_eq!(attrs["name"]["required"], json!(true));
+    assert_eq!(attrs["id"]["computed"], json!(true));
+
+    let plan = work.terraform(&["plan", "-no-color", "-input=false"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(plan.stdout.contains("(sensitive value)"), "{}", plan.stdout);
+    assert!(
+        !plan.output().contains("hunter2"),
+        "secret leaked into plan output"
+    );
 }

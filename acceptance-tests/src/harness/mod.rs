@@ -338,12 +338,15 @@ impl TestCase {
         }
         let work = WorkDir::new(&terraform, &self.providers, &self.env);
         let result = self.run_steps(&terraform, &work);
+        if let Ok(Some(config)) = &result {
+            work.write_config(config);
+        }
         let destroyed = self.destroy(&work);
         let persist = std::env::var_os("TF_ACC_PERSIST_WORKING_DIR").is_some();
         let failure = match (result, destroyed) {
             (Err(e), _) => Some(e),
-            (Ok(()), Err(e)) => Some(e),
-            (Ok(()), Ok(())) => None,
+            (Ok(_), Err(e)) => Some(e),
+            (Ok(_), Ok(())) => None,
         };
         if persist || failure.is_some() {
             work.keep();
@@ -353,8 +356,11 @@ impl TestCase {
         }
     }
 
-    fn run_steps(&self, terraform: &Terraform, work: &WorkDir) -> Result<(), String> {
+    /// Runs the steps; returns the last configuration that applied (destroy runs with it,
+    /// since a final expect-error step leaves an invalid one in place).
+    fn run_steps(&self, terraform: &Terraform, work: &WorkDir) -> Result<Option<String>, String> {
         let mut last_state: Option<StateJson> = None;
+        let mut last_good_config = None;
         for (i, step) in self.steps.iter().enumerate() {
             let label = format!("step {} ({})", i + 1, step.name);
             if let Some(f) = &step.pre_config {
@@ -367,12 +373,15 @@ impl TestCase {
             }
             work.write_config(&step.config);
             match run_config_step(work, step) {
-                Ok(Some(state)) => last_state = Some(state),
+                Ok(Some(state)) => {
+                    last_state = Some(state);
+                    last_good_config = Some(step.config.clone());
+                }
                 Ok(None) => {}
                 Err(e) => return Err(format!("{label}: {e}")),
             }
         }
-        Ok(())
+        Ok(last_good_config)
     }
 
     fn import_step(

@@ -407,7 +407,8 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             let (resource, schema) = self.resource(&req.type_name)?;
             let ty = schema.block.implied_type();
             let prior = decode(req.prior_state.as_ref(), &ty, "prior state")?;
-            let proposed = decode(req.proposed_new_state.as_ref(), &ty, "proposed new state")?;
+            let mut proposed = decode(req.proposed_new_state.as_ref(), &ty, "proposed new state")?;
+            plan::null_write_only(&schema.block, &mut proposed);
             let config = decode(req.config.as_ref(), &ty, "configuration")?;
             if proposed.is_null() {
                 // Destroy: nothing to plan.
@@ -510,10 +511,13 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             if let Some(p) = outcome.private {
                 private = p;
             }
-            if !outcome.state.is_null() {
-                require_known(&outcome.state, "new state")?;
+            let mut state = outcome.state;
+            // Write-only values must never reach state, whatever the resource returned.
+            plan::null_write_only(&schema.block, &mut state);
+            if !state.is_null() {
+                require_known(&state, "new state")?;
             }
-            encode(&outcome.state, &ty, "new state").map(Some)
+            encode(&state, &ty, "new state").map(Some)
         }
         .await;
         let new_state = attempt!(diags, result);

@@ -152,6 +152,37 @@ fn mark_attributes(
     }
 }
 
+/// Nulls every write-only attribute in `value` (they are never planned or stored), so that
+/// a configuration setting one does not look like a change against the prior state.
+pub fn null_write_only(block: &Block, value: &mut Value) {
+    let Value::Object(fields) = value else {
+        return;
+    };
+    for a in &block.attributes {
+        if a.write_only {
+            if let Some(slot) = fields.get_mut(&a.name) {
+                *slot = Value::Null;
+            }
+        }
+    }
+    for b in &block.blocks {
+        match fields.get_mut(&b.type_name) {
+            Some(v @ Value::Object(_))
+                if matches!(b.nesting, BlockNesting::Single | BlockNesting::Group) =>
+            {
+                null_write_only(&b.block, v)
+            }
+            Some(Value::List(items) | Value::Set(items) | Value::Tuple(items)) => {
+                items.iter_mut().for_each(|v| null_write_only(&b.block, v))
+            }
+            Some(Value::Map(items) | Value::Object(items)) => items
+                .values_mut()
+                .for_each(|v| null_write_only(&b.block, v)),
+            _ => {}
+        }
+    }
+}
+
 /// The paths of `requires_replace` attributes whose planned value differs from the prior
 /// one. Looks through nested attributes and single/group blocks (inside collections an
 /// element has no stable address to compare, so the collection attribute itself should be
@@ -367,6 +398,14 @@ mod tests {
             m.insert("name".into(), Value::Unknown);
         }
         assert_eq!(replace_paths(&block(), &prior(), &planned).len(), 1);
+    }
+
+    #[test]
+    fn write_only_values_are_nulled_before_comparing() {
+        let mut v = obj(&[("password", s("x")), ("name", s("a"))]);
+        null_write_only(&block(), &mut v);
+        assert_eq!(get(&v, "password"), &Value::Null);
+        assert_eq!(get(&v, "name"), &s("a"));
     }
 
     #[test]
