@@ -5,10 +5,34 @@
 //! and objects are distinct), but encoding always happens against a type, as Terraform
 //! decodes against the schema's implied type.
 
-mod number;
-mod types;
-mod value;
+//!
+//! - [`msgpack`]: the `DynamicValue.msgpack` form (what Terraform sends and expects).
+//! - [`json`]: the `RawState.json` / `DynamicValue.json` form.
+//! - [`Type::to_constraint_json`] / [`Type::from_constraint_json`]: type-constraint JSON.
 
-pub use number::Number;
+mod error;
+pub mod json;
+pub mod msgpack;
+mod number;
+mod path;
+mod types;
+mod values;
+
+#[cfg(test)]
+mod json_tests;
+#[cfg(test)]
+mod msgpack_tests;
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod type_json_tests;
+
+pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, TypeJsonError};
+pub use number::{Number, NumberError, MAX_DECIMAL_EXPONENT};
+pub use path::{Path, PathStep};
 pub use types::{ObjectType, Type};
-pub use value::Value;
+pub use values::Value;
+
+/// Deepest nesting of collections, objects and dynamic wrappers the codecs accept. Real
+/// schemas nest a handful of levels; the bound keeps hostile input from exhausting the stack.
+pub const MAX_DEPTH: usize = 256;
