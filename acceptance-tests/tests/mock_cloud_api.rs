@@ -147,6 +147,24 @@ async fn unknown_routes_are_invalid_route() {
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
         assert_eq!(r.code(), "invalid_route", "{path}");
     }
+    let r = m
+        .send(m.http.put(m.v1("/instances")).bearer_auth(&m.token))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.code(), "invalid_route");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn state_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Mock::start().await;
+    m.create_plain("perm-1").await;
+    let mode = std::fs::metadata(m.dir.path().join("state.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o077, 0, "state.json mode {mode:o}");
 }
 
 #[tokio::test]

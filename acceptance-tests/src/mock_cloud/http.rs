@@ -152,6 +152,15 @@ pub async fn invalid_route(req: Request) -> Response {
     .into_response()
 }
 
+pub async fn method_not_allowed(req: Request) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_route",
+        format!("{} is not supported on {}", req.method(), req.uri().path()),
+    )
+    .into_response()
+}
+
 /// Which media type a body must have.
 #[derive(Clone, Copy)]
 pub enum BodyKind {

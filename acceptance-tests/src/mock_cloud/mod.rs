@@ -290,6 +290,7 @@ fn router(app: Arc<App>) -> Router {
     Router::new()
         .merge(api)
         .merge(admin)
+        .method_not_allowed_fallback(http::method_not_allowed)
         .fallback(http::invalid_route)
         .with_state(app)
 }

@@ -403,7 +403,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         move |source| StoreError::Io { path: p, source }
     };
     let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(err(&tmp))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    // The state holds user_data (contracts) and the token-signing secret: owner only.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(err(&tmp))?;
     f.write_all(bytes).map_err(err(&tmp))?;
     f.sync_all().map_err(err(&tmp))?;
     drop(f);
