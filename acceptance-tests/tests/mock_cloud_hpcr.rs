@@ -2,7 +2,8 @@
 //!
 //! These need the real platform PKI (`pki.rs`) and guest boot (`hpcr.rs`), which are written
 //! in another branch; they are `#[ignore]`d until both are merged (run with
-//! `cargo test -p acceptance-tests --test mock_cloud_hpcr -- --ignored`).
+//! `cargo test -p acceptance-tests --test mock_cloud_hpcr -- --ignored`). Checked passing
+//! against the `mock2` branch's pki.rs/hpcr.rs at commit bce4795 (in a scratch copy).
 
 mod mock_cloud_support;
 
@@ -21,12 +22,12 @@ async fn with_pki() -> Mock {
     Mock::start_with(dir, cfg).await
 }
 
-/// A plaintext contract: a compose archive (one busybox service) and syslog logging.
+/// A plaintext contract: a compose archive (one busybox service) and log-router logging.
 fn plaintext_contract(attestation_pem: Option<&str>) -> String {
     let mut c = String::from(
         "workload: |\n  type: workload\n  compose:\n    archive: H4sIAAAAAAAAA+3SwWrDMAyA4Zz7FCLnrrWTNIWc9h5lBycxS1gyDbsdzdsvzbGF7rDCNvi/i4wksBBqtXnz4anR8UOj30zjkDycmZVFscTZdTRZvk9ssc931mTlJW/zzNpEzONHuXWKRxdEkqB6vNf3Xf2fij589o2P1Uqk88Ogl4dIP7pXX0m7XMem1+3Q18GFaVuf4lTr+Tl2LtuVlfmh5bP5+Eb33lZySH3TabqWdBklfVn99noAAAAAAAAAAAAAAAAA4M/6AnpD/50AKAAA\n"
     );
-    c.push_str("env: |\n  type: env\n  logging:\n    syslog:\n      hostname: 127.0.0.1\n      port: 514\n");
+    c.push_str("env: |\n  type: env\n  logging:\n    logRouter:\n      hostname: logs.example.com\n      iamApiKey: placeholder-not-a-key\n");
     if let Some(pem) = attestation_pem {
         c.push_str("attestationPublicKey: |\n");
         for line in pem.lines() {
