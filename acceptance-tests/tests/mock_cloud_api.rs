@@ -452,9 +452,16 @@ async fn pagination_walks_every_page() {
 async fn binary_prints_its_address_first_and_serves() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-cloud"))
-        .args(["--listen", "127.0.0.1:0", "--no-pki", "--data-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--no-pki",
+            "--access-log",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -475,7 +482,30 @@ async fn binary_prints_its_address_first_and_serves() {
     let r = token(&http, &url, "k").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(dir.path().join("state.json").exists());
+    let r = http
+        .get(format!("{url}/v1/regions?version=2025-07-01&generation=2"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["x-request-id"], "req-123");
     child.kill().await.unwrap();
+    let _ = child.wait().await;
+    let mut stderr = String::new();
+    use tokio::io::AsyncReadExt;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("POST /identity/token 200") && stderr.contains("GET /v1/regions 401"),
+        "access log: {stderr}"
+    );
+    assert!(!stderr.contains("version="), "no query strings in the log");
 }
 
 #[tokio::test]
@@ -497,6 +527,8 @@ async fn binary_help_documents_flags() {
         "--fail-next-creates",
         "--hang-next-creates",
         "--latency-ms",
+        "--access-log",
+        "--no-pki",
     ] {
         assert!(help.contains(flag), "{flag} missing from --help");
     }

@@ -36,6 +36,9 @@ struct Args {
     /// evaluating their contract.
     #[arg(long)]
     no_pki: bool,
+    /// Write one stderr line per request: method, path, status, duration.
+    #[arg(long)]
+    access_log: bool,
 
     /// Milliseconds an instance stays `pending` after create.
     #[arg(long, default_value_t = 500)]
@@ -89,6 +92,7 @@ fn config(a: Args) -> Config {
     c.listen = a.listen;
     c.api_key = a.api_key;
     c.token_lifetime = Duration::from_secs(a.token_lifetime);
+    c.access_log = a.access_log;
     c.pki = if a.no_pki {
         PkiMode::Disabled
     } else {

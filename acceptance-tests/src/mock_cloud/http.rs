@@ -143,6 +143,27 @@ pub async fn fault_layer(State(app): State<Arc<App>>, req: Request, next: Next) 
     }
 }
 
+/// Echoes `X-Request-Id` and, with `Config::access_log`, writes one stderr line per request
+/// (method, path, status, duration; never headers, query values or bodies).
+pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let request_id = req.headers().get("x-request-id").cloned();
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let mut resp = next.run(req).await;
+    if let Some(id) = request_id {
+        resp.headers_mut().insert("x-request-id", id);
+    }
+    if app.access_log {
+        eprintln!(
+            "mock-cloud: {method} {path} {} {:.1}ms",
+            resp.status().as_u16(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    resp
+}
+
 pub async fn invalid_route(req: Request) -> Response {
     ApiError::new(
         StatusCode::NOT_FOUND,

@@ -632,6 +632,22 @@ pub async fn create(
     let vpc_ref_in = p.vpc;
 
     let now = ids::now_ms();
+    // Evaluate a Hyper Protect guest boot (RSA decryption, signing) before taking the state
+    // lock and off the async workers, so concurrent creates do not stall every reader.
+    let running_at = lifecycle::create_running_at(now, &app.delays);
+    let precomputed = if image.is_hpcr() && profile.secure_execution && app.pki.is_some() {
+        let app2 = app.clone();
+        let ud = p.user_data.clone();
+        tokio::task::spawn_blocking(move || {
+            app2.pki
+                .as_ref()
+                .map(|pki| lifecycle::boot_guest(ud.as_deref(), pki, running_at))
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("guest boot task failed: {e}")))?
+    } else {
+        None
+    };
     let (etag, body) = app
         .store
         .update(now, |st| {
@@ -766,7 +782,11 @@ pub async fn create(
                 timeline: vec![],
                 boots: vec![],
             };
-            lifecycle::on_create(&mut inst, now, &app.delays, fault, app.pki.as_ref());
+            let guest = lifecycle::Guest {
+                pki: app.pki.as_ref(),
+                ready: precomputed.as_ref().map(|r| (running_at, r)),
+            };
+            lifecycle::on_create(&mut inst, now, &app.delays, fault, guest);
             let body = render(&app.base, st, &inst, now);
             let etag = inst.etag();
             st.instances.insert(seq, inst);

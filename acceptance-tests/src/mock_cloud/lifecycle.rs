@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::catalog;
-use super::hpcr::{self, BootOutcome};
+use super::hpcr::{self, BootOutcome, BootReport};
 use super::pki::Pki;
 use super::state::{Boot, Instance, Reason, Status, Step};
 
@@ -96,6 +96,32 @@ pub fn start_blocker(inst: &Instance) -> Option<Reason> {
     })
 }
 
+/// How a Hyper Protect guest boot is obtained when an instance reaches `running`.
+#[derive(Clone, Copy)]
+pub struct Guest<'a> {
+    pub pki: Option<&'a Pki>,
+    /// A boot already evaluated (outside the state lock) for the instant given.
+    pub ready: Option<(i64, &'a BootReport)>,
+}
+
+impl<'a> Guest<'a> {
+    pub fn new(pki: Option<&'a Pki>) -> Self {
+        Guest { pki, ready: None }
+    }
+}
+
+/// The instant a new instance created at `now` reaches `running` (if nothing fails).
+pub fn create_running_at(now: i64, delays: &Delays) -> i64 {
+    now + ms(delays.pending) + ms(delays.boot)
+}
+
+/// Boots `user_data` as a Hyper Protect guest reaching `running` at `at` (Unix ms).
+pub fn boot_guest(user_data: Option<&str>, pki: &Pki, at: i64) -> BootReport {
+    let when = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    hpcr::boot(user_data.unwrap_or(""), pki, when)
+}
+
 /// Schedules `first` (`starting` or `restarting`) at `at`, then `running` (with a guest boot)
 /// or `failed` after `transition`.
 fn schedule_boot(
@@ -104,7 +130,7 @@ fn schedule_boot(
     at: i64,
     transition: Duration,
     delays: &Delays,
-    pki: Option<&Pki>,
+    guest: Guest<'_>,
 ) {
     inst.timeline.push(step(first, at));
     let done = at + ms(transition);
@@ -121,7 +147,7 @@ fn schedule_boot(
     if !is_hpcr {
         return;
     }
-    let Some(pki) = pki else {
+    let Some(pki) = guest.pki else {
         inst.boots.push(Boot {
             at: done,
             console: vec![
@@ -131,9 +157,10 @@ fn schedule_boot(
         });
         return;
     };
-    let when = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(done) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let report = hpcr::boot(inst.user_data.as_deref().unwrap_or(""), pki, when);
+    let report = match guest.ready {
+        Some((ready_at, report)) if ready_at == done => report.clone(),
+        _ => boot_guest(inst.user_data.as_deref(), pki, done),
+    };
     match report.outcome {
         BootOutcome::Accepted { attestation } => inst.boots.push(Boot {
             at: done,
@@ -161,7 +188,7 @@ pub fn on_create(
     now: i64,
     delays: &Delays,
     fault: Option<CreateFault>,
-    pki: Option<&Pki>,
+    guest: Guest<'_>,
 ) {
     inst.timeline = vec![step(Status::Pending, now)];
     let starting = now + ms(delays.pending);
@@ -175,19 +202,33 @@ pub fn on_create(
             }],
         }),
         Some(CreateFault::Hang) => inst.timeline.push(step(Status::Starting, starting)),
-        None => schedule_boot(inst, Status::Starting, starting, delays.boot, delays, pki),
+        None => schedule_boot(inst, Status::Starting, starting, delays.boot, delays, guest),
     }
 }
 
 /// Starts at `at` (`now`, or later when queued behind a stop in progress).
 pub fn on_start(inst: &mut Instance, at: i64, now: i64, delays: &Delays, pki: Option<&Pki>) {
     cut_future(inst, at, now);
-    schedule_boot(inst, Status::Starting, at, delays.boot, delays, pki);
+    schedule_boot(
+        inst,
+        Status::Starting,
+        at,
+        delays.boot,
+        delays,
+        Guest::new(pki),
+    );
 }
 
 pub fn on_reboot(inst: &mut Instance, now: i64, delays: &Delays, pki: Option<&Pki>) {
     cut_future(inst, now, now);
-    schedule_boot(inst, Status::Restarting, now, delays.reboot, delays, pki);
+    schedule_boot(
+        inst,
+        Status::Restarting,
+        now,
+        delays.reboot,
+        delays,
+        Guest::new(pki),
+    );
 }
 
 pub fn on_stop(inst: &mut Instance, now: i64, delays: &Delays) {
@@ -202,4 +243,113 @@ pub fn on_delete(inst: &mut Instance, now: i64, delays: &Delays) {
     inst.timeline.push(step(Status::Deleting, now));
     inst.timeline
         .push(step(Status::Gone, now + ms(delays.delete)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock_cloud::state::sample_instance;
+
+    const UBUNTU_AMD64: &str = "r006-9e8d7c6b-5a4f-4e3d-9c2b-1a0f9e8d7c02";
+    const HPCR: &str = "r006-7a9e4c3d-2b1f-4e8a-b6c5-1d0f3e2a9b29";
+
+    fn delays() -> Delays {
+        let ms = Duration::from_millis;
+        Delays {
+            pending: ms(10),
+            boot: ms(20),
+            stop: ms(30),
+            reboot: ms(40),
+            delete: ms(50),
+            reject_stop: ms(60),
+        }
+    }
+
+    fn walk(inst: &Instance) -> Vec<(Status, i64)> {
+        inst.timeline.iter().map(|s| (s.status, s.at)).collect()
+    }
+
+    #[test]
+    fn create_start_stop_delete_timelines() {
+        let d = delays();
+        let mut i = sample_instance(1, "bx2-2x8", UBUNTU_AMD64, vec![]);
+        on_create(&mut i, 1000, &d, None, Guest::new(None));
+        assert_eq!(
+            walk(&i),
+            [
+                (Status::Pending, 1000),
+                (Status::Starting, 1010),
+                (Status::Running, 1030)
+            ]
+        );
+        assert_eq!(create_running_at(1000, &d), 1030);
+        on_stop(&mut i, 2000, &d);
+        assert_eq!(
+            walk(&i),
+            [
+                (Status::Running, 1030),
+                (Status::Stopping, 2000),
+                (Status::Stopped, 2030)
+            ],
+            "history before the current step is dropped"
+        );
+        on_reboot(&mut i, 2005, &d, None);
+        assert_eq!(i.status_at(2005), Status::Restarting);
+        assert_eq!(i.status_at(2045), Status::Running);
+        assert!(
+            !walk(&i).contains(&(Status::Stopped, 2030)),
+            "superseded future steps are cut"
+        );
+        on_delete(&mut i, 3000, &d);
+        assert_eq!(i.status_at(3049), Status::Deleting);
+        assert_eq!(i.status_at(3050), Status::Gone);
+    }
+
+    #[test]
+    fn start_queued_behind_stop() {
+        let d = delays();
+        let mut i = sample_instance(1, "bx2-2x8", UBUNTU_AMD64, vec![]);
+        on_create(&mut i, 0, &d, None, Guest::new(None));
+        on_stop(&mut i, 100, &d);
+        on_start(&mut i, 130, 110, &d, None);
+        assert_eq!(i.status_at(110), Status::Stopping);
+        assert_eq!(i.status_at(129), Status::Stopping);
+        assert_eq!(i.status_at(130), Status::Starting);
+        assert_eq!(i.status_at(150), Status::Running);
+    }
+
+    #[test]
+    fn create_faults() {
+        let d = delays();
+        let mut i = sample_instance(1, "bx2-2x8", UBUNTU_AMD64, vec![]);
+        on_create(&mut i, 0, &d, Some(CreateFault::Fail), Guest::new(None));
+        assert_eq!(i.status_at(10), Status::Failed);
+        assert_eq!(
+            i.step_at(10).map(|s| s.reasons[0].code.as_str()),
+            Some("cannot_start_capacity")
+        );
+        let mut i = sample_instance(1, "bx2-2x8", UBUNTU_AMD64, vec![]);
+        on_create(&mut i, 0, &d, Some(CreateFault::Hang), Guest::new(None));
+        assert_eq!(i.status_at(1_000_000), Status::Starting);
+    }
+
+    #[test]
+    fn secure_execution_mismatch_fails_to_start() {
+        let d = delays();
+        let mut i = sample_instance(1, "bx2-2x8", HPCR, vec![]);
+        on_create(&mut i, 0, &d, None, Guest::new(None));
+        assert_eq!(i.status_at(29), Status::Starting);
+        assert_eq!(i.status_at(30), Status::Failed);
+        let reason = &i.step_at(30).unwrap().reasons[0];
+        assert_eq!(reason.code, "cannot_start_compute");
+        assert!(reason.message.contains("bx2-2x8"));
+        assert!(i.boots.is_empty());
+
+        let mut ok = sample_instance(2, "bz2e-1x4", HPCR, vec![]);
+        on_create(&mut ok, 0, &d, None, Guest::new(None));
+        assert_eq!(ok.status_at(30), Status::Running);
+        // Without a PKI the boot is recorded, visible from the running instant.
+        assert_eq!(ok.boots.len(), 1);
+        assert_eq!(ok.boots[0].at, 30);
+    }
 }

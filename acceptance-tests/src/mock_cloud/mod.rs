@@ -61,6 +61,8 @@ pub struct Config {
     /// Faults active from the start.
     pub faults: Faults,
     pub pki: PkiMode,
+    /// One stderr line per request (method, path, status, duration).
+    pub access_log: bool,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             delays: Delays::default(),
             faults: Faults::default(),
             pki: PkiMode::LoadOrCreate,
+            access_log: false,
         }
     }
 }
@@ -112,6 +115,7 @@ pub(crate) struct App {
     /// `http://<addr>`: the base of every `href`.
     pub base: String,
     pub token_key: PKey<Private>,
+    pub access_log: bool,
 }
 
 impl App {
@@ -182,6 +186,7 @@ impl MockCloud {
             pki,
             base: base.clone(),
             token_key,
+            access_log: config.access_log,
         });
         let router = router(app);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -292,5 +297,6 @@ fn router(app: Arc<App>) -> Router {
         .merge(admin)
         .method_not_allowed_fallback(http::method_not_allowed)
         .fallback(http::invalid_route)
+        .layer(from_fn_with_state(app.clone(), http::request_meta))
         .with_state(app)
 }

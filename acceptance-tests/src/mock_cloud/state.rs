@@ -421,6 +421,57 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// An instance of `profile`/`image_id` with the given timeline, for unit tests.
+#[cfg(test)]
+pub(crate) fn sample_instance(
+    seq: u64,
+    profile: &str,
+    image_id: &str,
+    timeline: Vec<Step>,
+) -> Instance {
+    Instance {
+        seq,
+        id: "0717_x".into(),
+        crn: String::new(),
+        name: "a".into(),
+        created_at: 0,
+        profile: profile.into(),
+        image_id: image_id.into(),
+        zone: "us-south-1".into(),
+        vpc_id: String::new(),
+        nic_kind: NicKind::Interface,
+        primary_nic: Nic {
+            id: String::new(),
+            name: "eth0".into(),
+            subnet_id: String::new(),
+            address: "10.0.0.4".into(),
+            vni_id: None,
+        },
+        key_ids: vec![],
+        user_data: None,
+        boot_volume: Volume {
+            attachment_id: String::new(),
+            attachment_name: String::new(),
+            id: String::new(),
+            name: String::new(),
+            capacity_gb: 100,
+            profile: "general-purpose".into(),
+            delete_on_instance_delete: true,
+        },
+        data_volumes: vec![],
+        confidential_compute_mode: "disabled".into(),
+        enable_secure_boot: false,
+        metadata_service: MetadataService {
+            enabled: false,
+            protocol: "http".into(),
+            response_hop_limit: 1,
+        },
+        revision: 1,
+        timeline,
+        boots: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,47 +494,7 @@ mod tests {
                 reasons: vec![],
             })
             .collect();
-        let inst = Instance {
-            seq,
-            id: "0717_x".into(),
-            crn: String::new(),
-            name: "a".into(),
-            created_at: 0,
-            profile: "bx2-2x8".into(),
-            image_id: String::new(),
-            zone: "us-south-1".into(),
-            vpc_id: String::new(),
-            nic_kind: NicKind::Interface,
-            primary_nic: Nic {
-                id: String::new(),
-                name: "eth0".into(),
-                subnet_id: String::new(),
-                address: "10.0.0.4".into(),
-                vni_id: None,
-            },
-            key_ids: vec![],
-            user_data: None,
-            boot_volume: Volume {
-                attachment_id: String::new(),
-                attachment_name: String::new(),
-                id: String::new(),
-                name: String::new(),
-                capacity_gb: 100,
-                profile: "general-purpose".into(),
-                delete_on_instance_delete: true,
-            },
-            data_volumes: vec![],
-            confidential_compute_mode: "disabled".into(),
-            enable_secure_boot: false,
-            metadata_service: MetadataService {
-                enabled: false,
-                protocol: "http".into(),
-                response_hop_limit: 1,
-            },
-            revision: 1,
-            timeline,
-            boots: vec![],
-        };
+        let inst = sample_instance(seq, "bx2-2x8", "", timeline);
         assert_eq!(inst.status_at(5), Status::Pending);
         assert_eq!(inst.status_at(10), Status::Starting);
         assert_eq!(inst.status_at(19), Status::Starting);
