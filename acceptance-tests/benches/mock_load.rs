@@ -1,6 +1,7 @@
 //! Load benchmark for mock-cloud (127.0.0.1 only): creates 200 instances concurrently, then
 //! runs instance GETs from concurrent clients for a bounded time and prints requests/s and
-//! latency percentiles. Server and client share the process (and the machine's cores).
+//! latency percentiles; with the platform PKI available, also 50 concurrent Hyper Protect
+//! creates. Server and client share the process (and the machine's cores).
 //!
 //! `cargo bench -p acceptance-tests --bench mock_load` ; tune with MOCK_LOAD_SECS (default 10),
 //! MOCK_LOAD_CONCURRENCY (default 64), MOCK_LOAD_INSTANCES (default 200).
@@ -48,9 +49,19 @@ async fn run() -> Result<(), String> {
     let instances = env_num("MOCK_LOAD_INSTANCES", 200) as usize;
 
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut cfg = Config::new(dir.path());
-    cfg.pki = PkiMode::Disabled;
-    let cloud = MockCloud::start(cfg).await.map_err(|e| e.to_string())?;
+    // With the platform PKI the Hyper Protect phase runs too; without it, it is skipped.
+    let (cloud, have_pki) = match MockCloud::start(Config::new(dir.path())).await {
+        Ok(c) => (c, true),
+        Err(e) => {
+            println!("no platform PKI ({e}): Hyper Protect phase skipped");
+            let mut cfg = Config::new(dir.path());
+            cfg.pki = PkiMode::Disabled;
+            (
+                MockCloud::start(cfg).await.map_err(|e| e.to_string())?,
+                false,
+            )
+        }
+    };
     let url = cloud.url().to_string();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency.max(instances))
@@ -184,11 +195,74 @@ async fn run() -> Result<(), String> {
         lat,
     );
     println!("errors: {errors}");
+
+    // Phase 3: Hyper Protect creates, each evaluating a contract with an attestation key.
+    if have_pki {
+        let hpcr = get_json(format!(
+            "{url}/v1/images?name=ibm-hyper-protect-container-runtime-1-0-s390x-29&{VERSION}"
+        ))
+        .await?;
+        let key = openssl::rsa::Rsa::generate(2048).map_err(|e| e.to_string())?;
+        let pem = String::from_utf8(key.public_key_to_pem().map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        let contract = plaintext_contract(&pem);
+        let n = 50;
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..n {
+            let mut body = proto.clone();
+            body["name"] = json!(format!("hpcr-{i}"));
+            body["profile"] = json!({"name": "bz2e-1x4"});
+            body["image"] = json!({"id": hpcr["images"][0]["id"]});
+            body["user_data"] = json!(contract);
+            let (http, token, url) = (http.clone(), token.clone(), url.clone());
+            tasks.push(tokio::spawn(async move {
+                let t = Instant::now();
+                let r = http
+                    .post(format!("{url}/v1/instances?{VERSION}"))
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if r.status().as_u16() != 201 {
+                    return Err(format!("hpcr create {i}: {}", r.status()));
+                }
+                Ok::<_, String>(t.elapsed())
+            }));
+        }
+        let mut lat = Vec::new();
+        for t in tasks {
+            lat.push(t.await.map_err(|e| e.to_string())??);
+        }
+        report(
+            "Hyper Protect create (concurrent)",
+            n,
+            started.elapsed(),
+            lat,
+        );
+    }
     cloud.shutdown().await.map_err(|e| e.to_string())?;
     if errors > 0 {
         return Err(format!("{errors} failed requests"));
     }
     Ok(())
+}
+
+/// A schema-valid plaintext contract (compose archive with one service, log-router logging)
+/// asking for an attestation record encrypted to `pem`.
+fn plaintext_contract(pem: &str) -> String {
+    let mut c = String::from(
+        "workload: |\n  type: workload\n  compose:\n    archive: H4sIAAAAAAAAA+3SwWrDMAyA4Zz7FCLnrrWTNIWc9h5lBycxS1gyDbsdzdsvzbGF7rDCNvi/i4wksBBqtXnz4anR8UOj30zjkDycmZVFscTZdTRZvk9ssc931mTlJW/zzNpEzONHuXWKRxdEkqB6vNf3Xf2fij589o2P1Uqk88Ogl4dIP7pXX0m7XMem1+3Q18GFaVuf4lTr+Tl2LtuVlfmh5bP5+Eb33lZySH3TabqWdBklfVn99noAAAAAAAAAAAAAAAAA4M/6AnpD/50AKAAA\n",
+    );
+    c.push_str("env: |\n  type: env\n  logging:\n    logRouter:\n      hostname: logs.example.com\n      iamApiKey: placeholder-not-a-key\n");
+    c.push_str("attestationPublicKey: |\n");
+    for line in pem.lines() {
+        c.push_str("  ");
+        c.push_str(line);
+        c.push('\n');
+    }
+    c
 }
 
 fn main() {
