@@ -81,7 +81,8 @@ pub async fn token(
         }
     }
     let now = ids::now_ms();
-    let lifetime = app.token_lifetime.as_secs().max(1) as i64;
+    // Clamped to 10 years so the arithmetic below cannot overflow.
+    let lifetime = app.token_lifetime.as_secs().clamp(1, 315_360_000) as i64;
     let exp = now.div_euclid(1000) + lifetime;
     let claims = Claims {
         iam_id: "IBMid-mock0000000".into(),

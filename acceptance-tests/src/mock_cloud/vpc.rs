@@ -494,8 +494,8 @@ pub fn subnet_contains(s: &Subnet, addr: &str) -> bool {
     let (Some((ip, _)), Ok(a)) = (parse_cidr(&s.ipv4_cidr_block), addr.parse::<Ipv4Addr>()) else {
         return false;
     };
-    let (base, a) = (u32::from(ip), u32::from(a));
-    a >= base + 4 && a < base + subnet_size(s) - 1
+    let (base, a) = (u64::from(u32::from(ip)), u64::from(u32::from(a)));
+    a >= base + 4 && a + 1 < base + u64::from(subnet_size(s))
 }
 
 pub fn subnet_ref(base: &str, s: &Subnet) -> Value {
@@ -758,7 +758,10 @@ fn parse_public_key(text: &str) -> Result<ParsedKey, String> {
                 Some(p) => &n[p..],
                 None => &[][..],
             };
-            let bits = n.len() as u32 * 8 - n.first().map_or(8, |b| b.leading_zeros());
+            let bits = match n.first() {
+                Some(b) => n.len() as u32 * 8 - b.leading_zeros(),
+                None => 0,
+            };
             if bits < 2048 {
                 return Err(format!(
                     "RSA keys must have at least 2048 bits, this one has {bits}"
@@ -957,6 +960,33 @@ mod tests {
         assert!(parse_public_key("ssh-dss AAAAB3NzaC1kc3M=").is_err());
     }
 
+    fn ssh_rsa_line(bits: u32) -> String {
+        let rsa = openssl::rsa::Rsa::generate(bits).unwrap();
+        let mut blob = Vec::new();
+        ssh_string(&mut blob, b"ssh-rsa");
+        ssh_string(&mut blob, &rsa.e().to_vec());
+        // OpenSSH mpints carry a leading zero byte when the top bit is set.
+        let mut n = vec![0u8];
+        n.extend(rsa.n().to_vec());
+        ssh_string(&mut blob, &n);
+        format!("ssh-rsa {} test", STANDARD.encode(blob))
+    }
+
+    #[test]
+    fn rsa_keys_report_their_length() {
+        let p = parse_public_key(&ssh_rsa_line(2048)).unwrap();
+        assert_eq!((p.key_type, p.length), ("rsa", 2048));
+        let err = parse_public_key(&ssh_rsa_line(1024)).err().unwrap();
+        assert!(err.contains("1024"), "{err}");
+        // An empty modulus is refused, not a panic.
+        let mut blob = Vec::new();
+        ssh_string(&mut blob, b"ssh-rsa");
+        ssh_string(&mut blob, &[1, 0, 1]);
+        ssh_string(&mut blob, &[]);
+        let line = format!("ssh-rsa {}", STANDARD.encode(blob));
+        assert!(parse_public_key(&line).is_err());
+    }
+
     #[test]
     fn cidrs() {
         assert_eq!(parse_cidr("10.240.0.0/18").map(|x| x.1), Some(18));
@@ -978,5 +1008,11 @@ mod tests {
         assert!(subnet_contains(&s, "10.0.0.5"));
         assert!(!subnet_contains(&s, "10.0.0.7"));
         assert!(!subnet_contains(&s, "10.0.0.2"));
+        let top = Subnet {
+            ipv4_cidr_block: "255.255.255.248/29".into(),
+            ..s.clone()
+        };
+        assert!(subnet_contains(&top, "255.255.255.253"));
+        assert!(!subnet_contains(&top, "255.255.255.255"));
     }
 }
