@@ -2,8 +2,22 @@
 //! and a Hyper Protect guest boot, serving all of them on one local address so the
 //! provider and its acceptance tests run without a cloud account.
 //!
-//! Start it in-process with [`MockCloud::start`] or as the `mock-cloud` binary. Test-only
-//! control lives under `/_mock/` (console, attestation, faults, token expiry, drift).
+//! Start it in-process with [`MockCloud::start`] or as the `mock-cloud` binary.
+//!
+//! Served routes (all on one address):
+//! - IAM: `POST /identity/token` (API-key grant).
+//! - VPC (bearer token, `version`, `generation=2`): `/v1/regions[/{r}[/zones[/{z}]]]`,
+//!   `/v1/instance/profiles[/{name}]`, `/v1/operating_systems[/{name}]`,
+//!   `/v1/images[/{id}]`, `/v1/vpcs[/{id}]`, `/v1/subnets[/{id}]`, `/v1/keys[/{id}]`
+//!   (GET, POST, DELETE), `/v1/instances[/{id}]` (GET, POST, PATCH, DELETE),
+//!   `POST /v1/instances/{id}/actions`, `GET /v1/instances/{id}/initialization`.
+//! - Test control (no auth, never faulted): `GET /_mock/instances/{id}/console` (text),
+//!   `GET /_mock/instances/{id}/attestation` (`{"record","signature"}`, 404 if none),
+//!   `DELETE /_mock/instances/{id}` (out-of-band delete), `POST /_mock/tokens/expire`,
+//!   `GET|PUT|DELETE /_mock/faults` (JSON [`Faults`]; PUT replaces all).
+//!
+//! State lives in `data_dir/state.json` (see [`state`]); statuses follow timelines computed
+//! from the clock (see [`lifecycle`]).
 
 pub mod catalog;
 pub mod error;
