@@ -533,3 +533,71 @@ async fn binary_help_documents_flags() {
         assert!(help.contains(flag), "{flag} missing from --help");
     }
 }
+
+async fn spawn_binary(dir: &std::path::Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-cloud"))
+        .args([
+            "--no-pki",
+            "--pending-delay-ms",
+            "10",
+            "--boot-delay-ms",
+            "10",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    (
+        child,
+        first.strip_prefix("listening on ").unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn binary_killed_hard_keeps_every_answered_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_binary(dir.path()).await;
+    let http = reqwest::Client::new();
+    let b: Value = token(&http, &url, "k").await.json().await.unwrap();
+    let tok = b["access_token"].as_str().unwrap().to_string();
+    let q = "version=2025-07-01&generation=2";
+    let r = http
+        .post(format!("{url}/v1/vpcs?{q}"))
+        .bearer_auth(&tok)
+        .json(&json!({"name": "survivor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // SIGKILL right after the answer: no graceful shutdown, no flush.
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    assert!(!dir.path().join("state.json.tmp").exists());
+
+    let (mut child, url) = spawn_binary(dir.path()).await;
+    let r = http
+        .get(format!("{url}/v1/vpcs?{q}"))
+        .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "old token still valid");
+    let b: Value = r.json().await.unwrap();
+    let names: Vec<&str> = b["vpcs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mock-vpc", "survivor"]);
+    child.kill().await.unwrap();
+}
