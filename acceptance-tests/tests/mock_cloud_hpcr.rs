@@ -1,9 +1,6 @@
 //! mock-cloud: Hyper Protect boot outcomes through the VPC API and `/_mock/`.
 //!
-//! These need the real platform PKI (`pki.rs`) and guest boot (`hpcr.rs`), which are written
-//! in another branch; they are `#[ignore]`d until both are merged (run with
-//! `cargo test -p acceptance-tests --test mock_cloud_hpcr -- --ignored`). Checked passing
-//! against the `mock2` branch's pki.rs/hpcr.rs at commit bce4795 (in a scratch copy).
+//! They use the emulator's real platform PKI (`pki.rs`) and guest boot (`hpcr.rs`).
 
 mod mock_cloud_support;
 
@@ -48,7 +45,7 @@ async fn create_hpcr(m: &Mock, name: &str, user_data: &str) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs pki.rs + hpcr.rs from the contract branch"]
+
 async fn rejected_contract_runs_then_stops_with_console_reason() {
     let m = with_pki().await;
     let id = create_hpcr(&m, "hp-bad", "this is: [not a contract").await;
@@ -93,7 +90,7 @@ async fn rejected_contract_runs_then_stops_with_console_reason() {
 }
 
 #[tokio::test]
-#[ignore = "needs pki.rs + hpcr.rs from the contract branch"]
+
 async fn accepted_contract_keeps_running_and_records_attestation() {
     let m = with_pki().await;
     let key = openssl::rsa::Rsa::generate(2048).unwrap();

@@ -4,6 +4,8 @@
 //!   Knows nothing of contracts or clouds.
 //! - [`contract`]: the Hyper Protect contract engine (encryption, signing, validation,
 //!   attestation, certificates, image selection). Knows nothing of Terraform.
+//! - [`provider`]: the provider itself, joining the layers.
 
 pub mod contract;
+pub mod provider;
 pub mod runtime;

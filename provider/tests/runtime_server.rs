@@ -19,7 +19,6 @@ use runtime_support::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
-use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
@@ -82,14 +81,16 @@ async fn mutual_tls_serves_grpc_and_shuts_down_like_go_plugin() {
         ServingStatus::Serving
     );
 
-    let status = ProviderClient::new(channel.clone())
+    let schema = ProviderClient::new(channel.clone())
         .get_provider_schema(get_provider_schema::Request {})
         .await
-        .expect_err("placeholder provider");
-    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+        .expect("provider schema")
+        .into_inner();
+    assert!(schema.provider.is_some(), "{schema:?}");
+    assert!(schema.diagnostics.is_empty(), "{schema:?}");
 
-    // A 5 MiB request passes tonic's 4 MiB default only because the limit was raised: it is
-    // decoded and reaches the (unimplemented) handler instead of failing as too large.
+    // A 5 MiB request passes tonic's 4 MiB default only because the limit was raised: it
+    // reaches the handler, which answers its undecodable config with a diagnostic.
     let big = ProviderClient::new(channel.clone())
         .max_encoding_message_size(64 << 20)
         .configure_provider(configure_provider::Request {
@@ -101,8 +102,14 @@ async fn mutual_tls_serves_grpc_and_shuts_down_like_go_plugin() {
             client_capabilities: None,
         })
         .await
-        .expect_err("placeholder provider");
-    assert_eq!(big.code(), Code::Unimplemented, "{big:?}");
+        .expect("configure answers with diagnostics, not a transport error")
+        .into_inner();
+    assert!(
+        big.diagnostics
+            .iter()
+            .any(|d| d.summary == "Invalid value from Terraform"),
+        "{big:?}"
+    );
 
     let mut stdio = GrpcStdioClient::new(channel.clone())
         .stream_stdio(())
