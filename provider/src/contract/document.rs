@@ -515,7 +515,9 @@ mod tests {
     }
 
     const WORKLOAD: &str = "type: workload\ncompose:\n  archive: QUJDRA==\n";
-    const ENV: &str = "type: env\nlogging:\n  syslog:\n    hostname: log.example.com\n    server: |\n      -----BEGIN CERTIFICATE-----\n      x\n      -----END CERTIFICATE-----\n";
+    // The schema checks that `server` is PEM with a base64 body, not that it is a real
+    // certificate.
+    const ENV: &str = "type: env\nlogging:\n  syslog:\n    hostname: log.example.com\n    server: |\n      -----BEGIN CERTIFICATE-----\n      QUJDRA==\n      -----END CERTIFICATE-----\n";
 
     fn input<'a>(recipient: &'a PKeyRef<Public>) -> ContractInput<'a> {
         ContractInput {
@@ -812,5 +814,128 @@ mod tests {
             c.verify_signature(sign_key()),
             Err(DocumentError::MissingSection("envWorkloadSignature"))
         ));
+    }
+
+    // --- schema validation of plaintext sections ---
+
+    /// Breaks three workload rules and two env rules at once; the seed is a recognisable
+    /// secret that must never show up in the error.
+    const BAD_WORKLOAD: &str = "type: workloads\ncompose:\n  archive: QUJDRA==\nvolumes:\n  data:\n    seed: TopSecretSeed\n    filesystem: ntfs\n";
+    const BAD_ENV: &str = "type: env\nenv:\n  1BAD: x\nauths:\n  us.icr.io:\n    username: iamapikey\n    password: pw\n";
+
+    fn schema_paths(err: &DocumentError) -> Vec<String> {
+        let DocumentError::Schema(violations) = err else {
+            panic!("expected a schema error, got {err}");
+        };
+        let mut paths: Vec<String> = violations.iter().map(|v| v.path.clone()).collect();
+        paths.sort();
+        paths
+    }
+
+    #[test]
+    fn build_reports_every_schema_violation_of_both_sections_with_its_path() {
+        let recipient = enc_public();
+        let mut inp = input(&recipient);
+        inp.workload = WorkloadInput::Plaintext(BAD_WORKLOAD.into());
+        inp.env = BAD_ENV;
+        let expected = [
+            "env.auths[\"us.icr.io\"].password",
+            "env.env.1BAD",
+            "env.logging",
+            "workload.type",
+            "workload.volumes.data.filesystem",
+            "workload.volumes.data.seed",
+        ];
+        // The same violations whether the sections would be encrypted, left in plaintext,
+        // signed (env then also carries the generated signingKey) or not.
+        for (encrypt, sign) in [(true, true), (false, true), (true, false), (false, false)] {
+            inp.encryption = if encrypt {
+                Encryption::to(&recipient, Platform::Hpvs)
+            } else {
+                Encryption::Plaintext
+            };
+            inp.signing = sign.then_some(SigningInput {
+                key: sign_key(),
+                certificate: None,
+            });
+            let err = build(&inp).unwrap_err();
+            assert_eq!(
+                schema_paths(&err),
+                expected,
+                "encrypt={encrypt} sign={sign}"
+            );
+            let msg = err.to_string();
+            for path in expected {
+                assert!(
+                    msg.lines().any(|l| l.starts_with(&format!("  - {path}: "))),
+                    "{path} not listed in {msg}"
+                );
+            }
+            assert!(!msg.contains("TopSecretSeed"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn each_broken_rule_alone_is_refused_and_its_fix_builds() {
+        let recipient = enc_public();
+        // (workload, env, the one path reported); the first row is the valid control.
+        let cases: [(&str, &str, Option<&str>); 6] = [
+            (WORKLOAD, ENV, None),
+            (
+                "type: workload\ncompose:\n  archive: QUJDRA==\nplay:\n  archive: QUJDRA==\n",
+                ENV,
+                Some("workload"),
+            ),
+            (
+                "type: workload\ncompose:\n  archive: 'not base64!'\n",
+                ENV,
+                Some("workload.compose.archive"),
+            ),
+            (
+                "type: workload\ncompose:\n  archive: QUJDRA==\n  extra: 1\n",
+                ENV,
+                Some("workload.compose.extra"),
+            ),
+            (WORKLOAD, "type: env\n", Some("env.logging")),
+            (
+                WORKLOAD,
+                "type: env\nlogging:\n  logRouter:\n    hostname: not a host\n    iamApiKey: k\n",
+                Some("env.logging.logRouter.hostname"),
+            ),
+        ];
+        for (workload, env, path) in cases {
+            let mut inp = input(&recipient);
+            inp.workload = WorkloadInput::Plaintext(workload.into());
+            inp.env = env;
+            match (build(&inp), path) {
+                (Ok(built), None) => {
+                    assert!(built.contract.workload.starts_with("hyper-protect-basic."))
+                }
+                (Err(err), Some(path)) => assert_eq!(schema_paths(&err), [path], "{err}"),
+                (Ok(_), Some(path)) => panic!("{path}: a broken section was accepted"),
+                (Err(err), None) => panic!("a valid contract was refused: {err}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sign_only_flow_still_validates_the_plaintext_env() {
+        // The pre-encrypted workload cannot be read here; env can, and is checked.
+        let recipient = enc_public();
+        let sealed = token::encrypt(BAD_WORKLOAD.as_bytes(), &recipient, Platform::Hpvs).unwrap();
+        let mut inp = input(&recipient);
+        inp.workload = WorkloadInput::Encrypted(sealed.clone());
+        inp.env = BAD_ENV;
+        let err = build(&inp).unwrap_err();
+        assert_eq!(
+            schema_paths(&err),
+            [
+                "env.auths[\"us.icr.io\"].password",
+                "env.env.1BAD",
+                "env.logging"
+            ]
+        );
+        inp.env = ENV;
+        assert_eq!(build(&inp).unwrap().contract.workload, sealed);
     }
 }
