@@ -203,6 +203,9 @@ impl Resource for Everything {
                 Attribute::computed("id", Type::String).use_state_for_unknown(),
                 Attribute::required("name", Type::String).requires_replace(),
                 Attribute::optional("quantity", Type::Number),
+                Attribute::optional("create_delay_ms", Type::Number).describe(
+                    "Makes create wait this long (interrupted by Terraform's StopProvider).",
+                ),
                 Attribute::optional("ratio", Type::Number),
                 Attribute::optional("big", Type::Number),
                 Attribute::optional("enabled", Type::Bool),
@@ -309,6 +312,26 @@ impl Resource for Everything {
             Ok(s) => s,
             Err(d) => return Outcome::failed(Value::Null, d),
         };
+        let delay = get(change.config, "create_delay_ms")
+            .as_number()
+            .and_then(Number::as_i64)
+            .unwrap_or(0);
+        if delay > 0 {
+            // Tell a waiting test that the provider is now inside create.
+            let _ = std::fs::write(store.dir.join("creating"), b"");
+            tokio::select! {
+                () = tokio::time::sleep(std::time::Duration::from_millis(delay as u64)) => {}
+                () = ctx.stopped() => {
+                    return Outcome::failed(
+                        Value::Null,
+                        Diagnostic::error(
+                            "Interrupted",
+                            "Terraform asked the provider to stop; the object was not created.",
+                        ),
+                    );
+                }
+            }
+        }
         let id = random_id();
         let state = Self::fill(change.planned, &id, &now_rfc3339(), 1);
         match Self::save(store, &id, &state) {

@@ -8,6 +8,7 @@ use acceptance_tests::harness::{
     TestCase, WorkDir,
 };
 use serde_json::json;
+use std::os::unix::process::CommandExt;
 
 fn rtest() -> ProviderUnderTest {
     ProviderUnderTest::new(
@@ -387,4 +388,123 @@ fn test_acc_runtime_sensitive_values_stay_hidden() {
         !plan.output().contains("hunter2"),
         "secret leaked into plan output"
     );
+}
+
+/// Ctrl-C during a long create: Terraform forwards it as StopProvider, which must cancel the
+/// wait and return (not kill the provider), so Terraform exits promptly with our diagnostic.
+#[test]
+fn test_acc_runtime_stop_provider_cancels_a_long_create() {
+    if !acceptance_enabled("test_acc_runtime_stop_provider_cancels_a_long_create") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let work = WorkDir::new(&terraform, &[rtest()], &[]);
+    work.write_config(&everything(
+        &store.path().display().to_string(),
+        "slow",
+        1,
+        "  create_delay_ms = 120000\n",
+    ));
+    let log = std::fs::File::create(work.path().join("apply.log")).unwrap();
+    // Its own process group, like a shell job: Ctrl-C reaches the whole group (Terraform
+    // re-executes itself under a crash wrapper, and the provider is in the group too).
+    let mut child = work
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .process_group(0)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let marker = store.path().join("creating");
+    let started = std::time::Instant::now();
+    while !marker.exists() {
+        assert!(started.elapsed().as_secs() < 60, "create never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let interrupted = std::time::Instant::now();
+    // SIGINT to the process group, as a user's Ctrl-C would send it.
+    let rc = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if interrupted.elapsed().as_secs() >= 30 {
+            let _ = child.kill();
+            let log = std::fs::read_to_string(work.path().join("apply.log")).unwrap_or_default();
+            let tail: String = log
+                .lines()
+                .rev()
+                .take(60)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!(
+                "Terraform did not stop within 30 s of Ctrl-C (the create waits 120 s):\n{tail}"
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let output = std::fs::read_to_string(work.path().join("apply.log")).unwrap();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("Interrupted"), "{output}");
+    assert!(output.contains("asked the provider to stop"), "{output}");
+    // Nothing was created, so nothing is left behind.
+    let objects = std::fs::read_dir(store.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "json")
+        })
+        .count();
+    assert_eq!(objects, 0);
+}
+
+/// `TF_LOG_PROVIDER=DEBUG` shows the provider's hclog JSON lines at their levels.
+#[test]
+fn test_acc_runtime_provider_logs_reach_terraform() {
+    if !acceptance_enabled("test_acc_runtime_provider_logs_reach_terraform") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let work = WorkDir::new(
+        &terraform,
+        &[rtest()],
+        &[("TF_LOG_PROVIDER".to_string(), "DEBUG".to_string())],
+    );
+    work.write_config(&everything(
+        &store.path().display().to_string(),
+        "logs",
+        1,
+        "",
+    ));
+    let run = work.terraform(&["plan", "-no-color", "-input=false"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    // Terraform parses the JSON lines and re-prints them with their level and module.
+    let ours: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("[DEBUG]") && l.contains("provider.terraform-provider-rtest"))
+        .collect();
+    assert!(
+        ours.iter().any(|l| l.contains("serving provider schema")),
+        "no provider debug line in:\n{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("\"@message\""),
+        "raw JSON reached the output: Terraform did not parse our lines"
+    );
+    assert!(!run.stderr.contains("hunter2"), "a secret was logged");
 }

@@ -62,6 +62,7 @@ pub fn built_binary(name: &str) -> PathBuf {
 }
 
 type Check<T> = Box<dyn Fn(&T) -> Result<(), String>>;
+type Hook = Box<dyn Fn(&Path)>;
 
 /// How an import step finds the id to import.
 pub enum ImportId {
@@ -93,7 +94,7 @@ pub struct Step {
     pub check: Option<Check<StateJson>>,
     /// Runs before the step with the working directory (e.g. to change the real object
     /// behind Terraform's back, or to rewrite the state file).
-    pub pre_config: Option<Box<dyn Fn(&Path)>>,
+    pub pre_config: Option<Hook>,
     pub import: Option<Import>,
     /// Only plan (with refresh) and check the plan; never apply.
     pub plan_only: bool,
@@ -265,8 +266,9 @@ impl WorkDir {
         std::fs::write(self.path().join("main.tf"), config).expect("write main.tf");
     }
 
-    /// Runs `terraform <args>` here with automation-friendly settings.
-    pub fn terraform(&self, args: &[&str]) -> Run {
+    /// A `terraform <args>` command for this directory with automation-friendly settings,
+    /// for tests that need to drive the process themselves (e.g. interrupt it).
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.terraform);
         cmd.args(args)
             .current_dir(self.path())
@@ -283,6 +285,12 @@ impl WorkDir {
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// Runs `terraform <args>` here and waits for it.
+    pub fn terraform(&self, args: &[&str]) -> Run {
+        let mut cmd = self.command(args);
         // Output goes to files, not pipes: if Terraform crashes, a provider process it
         // launched may outlive it holding inherited descriptors, and reading pipes to EOF
         // would then hang the test.
