@@ -203,6 +203,8 @@ impl Resource for Everything {
                 Attribute::computed("id", Type::String).use_state_for_unknown(),
                 Attribute::required("name", Type::String).requires_replace(),
                 Attribute::optional("quantity", Type::Number),
+                Attribute::optional("note", Type::String)
+                    .describe("A value starting with `warn:` produces a warning (tests warnings)."),
                 Attribute::optional("create_delay_ms", Type::Number).describe(
                     "Makes create wait this long (interrupted by Terraform's StopProvider).",
                 ),
@@ -286,6 +288,15 @@ impl Resource for Everything {
                     AttrPath::attr("quantity"),
                     "Invalid quantity",
                     "quantity must be a whole number of at least 0.",
+                );
+            }
+        }
+        if let Some(note) = get(config, "note").as_str() {
+            if let Some(text) = note.strip_prefix("warn:") {
+                diags.warning_at(
+                    AttrPath::attr("note"),
+                    "Note is a warning",
+                    text.trim().to_string(),
                 );
             }
         }
@@ -467,5 +478,21 @@ impl DataSource for Echo {
         fields.insert("output".into(), input);
         fields.insert("kind".into(), Value::string(kind));
         Outcome::ok(Value::Object(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyperprotect::runtime::framework::GrpcProvider;
+
+    #[test]
+    fn every_schema_passes_terraforms_rules() {
+        let served = GrpcProvider::new(RtestProvider);
+        let schemas = served.schemas();
+        assert_eq!(schemas.len(), 3);
+        for (name, schema) in schemas {
+            assert_eq!(schema.check(), Ok(()), "{name}");
+        }
     }
 }

@@ -384,6 +384,23 @@ fn test_acc_runtime_sensitive_values_stay_hidden() {
     let plan = work.terraform(&["plan", "-no-color", "-input=false"]);
     assert_eq!(plan.code, 0, "{}", plan.output());
     assert!(plan.stdout.contains("(sensitive value)"), "{}", plan.stdout);
+
+    // A warning diagnostic is shown, pointing at its attribute, and does not stop the plan.
+    work.write_config(&everything(
+        &store.path().display().to_string(),
+        "s",
+        1,
+        "  note = \"warn: mind the gap\"\n",
+    ));
+    let warned = work.terraform(&["plan", "-no-color", "-input=false"]);
+    assert_eq!(warned.code, 0, "{}", warned.output());
+    let out = warned.output();
+    assert!(out.contains("Warning: Note is a warning"), "{out}");
+    assert!(
+        out.contains("note = \"warn: mind the gap\""),
+        "warning not pointed at its line: {out}"
+    );
+    assert!(out.contains("mind the gap"), "{out}");
     assert!(
         !plan.output().contains("hunter2"),
         "secret leaked into plan output"

@@ -36,3 +36,17 @@ impl Provider for HyperprotectProvider {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::framework::GrpcProvider;
+
+    /// Terraform ≥ 1.1 refuses a provider with an invalid schema; 1.0 does not check, so we do.
+    #[test]
+    fn every_schema_passes_terraforms_rules() {
+        for (name, schema) in GrpcProvider::new(HyperprotectProvider).schemas() {
+            assert_eq!(schema.check(), Ok(()), "{name}");
+        }
+    }
+}
