@@ -18,12 +18,28 @@ use crate::runtime::value::{json, msgpack, Type, Value};
 
 type Rpc<T> = Result<Response<T>, Status>;
 
+/// A resource or data source with its schema and the schema's implied type, both computed
+/// once at start-up rather than on every call.
+struct Served<T: ?Sized> {
+    imp: Arc<T>,
+    schema: Schema,
+    ty: Type,
+}
+
+impl<T: ?Sized> Served<T> {
+    fn new(imp: Arc<T>, schema: Schema) -> Self {
+        let ty = schema.block.implied_type();
+        Served { imp, schema, ty }
+    }
+}
+
 /// Serves a [`Provider`] as Terraform's plugin service.
 pub struct GrpcProvider<P: Provider> {
     provider: P,
     provider_schema: Schema,
-    resources: HashMap<&'static str, (Arc<dyn Resource>, Schema)>,
-    data_sources: HashMap<&'static str, (Arc<dyn DataSource>, Schema)>,
+    provider_type: Type,
+    resources: HashMap<&'static str, Served<dyn Resource>>,
+    data_sources: HashMap<&'static str, Served<dyn DataSource>>,
     data: RwLock<Option<ProviderData>>,
     stop: watch::Sender<bool>,
 }
@@ -33,15 +49,17 @@ impl<P: Provider> GrpcProvider<P> {
         let resources = provider
             .resources()
             .into_iter()
-            .map(|r| (r.type_name(), (r.clone(), r.schema())))
+            .map(|r| (r.type_name(), Served::new(r.clone(), r.schema())))
             .collect();
         let data_sources = provider
             .data_sources()
             .into_iter()
-            .map(|d| (d.type_name(), (d.clone(), d.schema())))
+            .map(|d| (d.type_name(), Served::new(d.clone(), d.schema())))
             .collect();
+        let provider_schema = provider.schema();
         GrpcProvider {
-            provider_schema: provider.schema(),
+            provider_type: provider_schema.block.implied_type(),
+            provider_schema,
             provider,
             resources,
             data_sources,
@@ -53,11 +71,15 @@ impl<P: Provider> GrpcProvider<P> {
     /// Every schema this provider serves, by type name (for schema checks in tests).
     pub fn schemas(&self) -> Vec<(String, &Schema)> {
         let mut all = vec![("provider".to_string(), &self.provider_schema)];
-        all.extend(self.resources.iter().map(|(n, (_, s))| (n.to_string(), s)));
+        all.extend(
+            self.resources
+                .iter()
+                .map(|(n, r)| (n.to_string(), &r.schema)),
+        );
         all.extend(
             self.data_sources
                 .iter()
-                .map(|(n, (_, s))| (n.to_string(), s)),
+                .map(|(n, d)| (n.to_string(), &d.schema)),
         );
         all
     }
@@ -67,7 +89,7 @@ impl<P: Provider> GrpcProvider<P> {
         Ctx::new(data, self.stop.subscribe())
     }
 
-    fn resource(&self, type_name: &str) -> Result<&(Arc<dyn Resource>, Schema), Diagnostics> {
+    fn resource(&self, type_name: &str) -> Result<&Served<dyn Resource>, Diagnostics> {
         self.resources.get(type_name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown resource type",
@@ -77,7 +99,7 @@ impl<P: Provider> GrpcProvider<P> {
         })
     }
 
-    fn data_source(&self, type_name: &str) -> Result<&(Arc<dyn DataSource>, Schema), Diagnostics> {
+    fn data_source(&self, type_name: &str) -> Result<&Served<dyn DataSource>, Diagnostics> {
         self.data_sources.get(type_name).ok_or_else(|| {
             Diagnostic::error(
                 "Unknown data source type",
@@ -183,12 +205,12 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             resource_schemas: self
                 .resources
                 .iter()
-                .map(|(n, (_, s))| (n.to_string(), s.to_proto()))
+                .map(|(n, r)| (n.to_string(), r.schema.to_proto()))
                 .collect(),
             data_source_schemas: self
                 .data_sources
                 .iter()
-                .map(|(n, (_, s))| (n.to_string(), s.to_proto()))
+                .map(|(n, r)| (n.to_string(), r.schema.to_proto()))
                 .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
@@ -208,10 +230,10 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
     ) -> Rpc<pb::validate_provider_config::Response> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
-        let ty = self.provider_schema.block.implied_type();
+        let ty = &self.provider_type;
         if let Some(config) = attempt!(
             diags,
-            decode(req.config.as_ref(), &ty, "provider configuration").map(Some)
+            decode(req.config.as_ref(), ty, "provider configuration").map(Some)
         ) {
             self.provider.validate(&config, &mut diags);
         }
@@ -230,12 +252,12 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             .as_ref()
             .is_some_and(|c| c.write_only_attributes_allowed);
         let diags = (|| -> Result<Diagnostics, Diagnostics> {
-            let (resource, schema) = self.resource(&req.type_name)?;
-            let config = decode(
-                req.config.as_ref(),
-                &schema.block.implied_type(),
-                "configuration",
-            )?;
+            let Served {
+                imp: resource,
+                schema,
+                ty,
+            } = self.resource(&req.type_name)?;
+            let config = decode(req.config.as_ref(), ty, "configuration")?;
             let mut diags = Diagnostics::new();
             if !write_only_allowed {
                 for path in plan::write_only_values(&schema.block, &config) {
@@ -265,12 +287,8 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let req = req.into_inner();
         let diags = (|| -> Result<Diagnostics, Diagnostics> {
-            let (ds, schema) = self.data_source(&req.type_name)?;
-            let config = decode(
-                req.config.as_ref(),
-                &schema.block.implied_type(),
-                "configuration",
-            )?;
+            let Served { imp: ds, ty, .. } = self.data_source(&req.type_name)?;
+            let config = decode(req.config.as_ref(), ty, "configuration")?;
             let mut diags = Diagnostics::new();
             ds.validate(&self.ctx(), &config, &mut diags);
             Ok(diags)
@@ -288,8 +306,11 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
         let body = || -> Result<Option<pb::DynamicValue>, Diagnostics> {
-            let (resource, schema) = self.resource(&req.type_name)?;
-            let ty = schema.block.implied_type();
+            let Served {
+                imp: resource,
+                schema,
+                ty,
+            } = self.resource(&req.type_name)?;
             let raw = req
                 .raw_state
                 .as_ref()
@@ -304,7 +325,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 .into());
             }
             let value = match req.version.cmp(&schema.version) {
-                std::cmp::Ordering::Equal => json::decode(raw, &ty).map_err(|e| {
+                std::cmp::Ordering::Equal => json::decode(raw, ty).map_err(|e| {
                     Diagnostics::from(Diagnostic::error(
                         "Invalid stored state",
                         format!(
@@ -326,7 +347,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                     .into())
                 }
             };
-            encode(&value, &ty, "upgraded state").map(Some)
+            encode(&value, ty, "upgraded state").map(Some)
         };
         let upgraded_state = attempt!(diags, body());
         Ok(Response::new(pb::upgrade_resource_state::Response {
@@ -341,10 +362,10 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
     ) -> Rpc<pb::configure_provider::Response> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
-        let ty = self.provider_schema.block.implied_type();
+        let ty = &self.provider_type;
         if let Some(config) = attempt!(
             diags,
-            decode(req.config.as_ref(), &ty, "provider configuration").map(Some)
+            decode(req.config.as_ref(), ty, "provider configuration").map(Some)
         ) {
             tracing::debug!(terraform_version = %req.terraform_version, "configuring provider");
             let (data, d) = self
@@ -372,9 +393,10 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut diags = Diagnostics::new();
         let mut private = req.private.clone();
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
-            let (resource, schema) = self.resource(&req.type_name)?;
-            let ty = schema.block.implied_type();
-            let state = decode(req.current_state.as_ref(), &ty, "current state")?;
+            let Served {
+                imp: resource, ty, ..
+            } = self.resource(&req.type_name)?;
+            let state = decode(req.current_state.as_ref(), ty, "current state")?;
             let outcome = resource.read(&self.ctx(), state, req.private.clone()).await;
             diags.extend(outcome.diagnostics);
             if let Some(p) = outcome.private {
@@ -383,7 +405,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             if !outcome.state.is_null() {
                 require_known(&outcome.state, "refreshed state")?;
             }
-            encode(&outcome.state, &ty, "refreshed state").map(Some)
+            encode(&outcome.state, ty, "refreshed state").map(Some)
         }
         .await;
         let new_state = attempt!(diags, result);
@@ -404,15 +426,18 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut requires_replace = Vec::new();
         let mut planned_private = req.prior_private.clone();
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
-            let (resource, schema) = self.resource(&req.type_name)?;
-            let ty = schema.block.implied_type();
-            let prior = decode(req.prior_state.as_ref(), &ty, "prior state")?;
-            let mut proposed = decode(req.proposed_new_state.as_ref(), &ty, "proposed new state")?;
+            let Served {
+                imp: resource,
+                schema,
+                ty,
+            } = self.resource(&req.type_name)?;
+            let prior = decode(req.prior_state.as_ref(), ty, "prior state")?;
+            let mut proposed = decode(req.proposed_new_state.as_ref(), ty, "proposed new state")?;
             plan::null_write_only(&schema.block, &mut proposed);
-            let config = decode(req.config.as_ref(), &ty, "configuration")?;
+            let config = decode(req.config.as_ref(), ty, "configuration")?;
             if proposed.is_null() {
                 // Destroy: nothing to plan.
-                return encode(&Value::Null, &ty, "planned state").map(Some);
+                return encode(&Value::Null, ty, "planned state").map(Some);
             }
             let ctx = self.ctx();
             let mut planned = proposed.clone();
@@ -458,7 +483,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                     .collect();
             }
             planned_private = plan.private;
-            encode(&plan.planned, &ty, "planned state").map(Some)
+            encode(&plan.planned, ty, "planned state").map(Some)
         }
         .await;
         let planned_state = attempt!(diags, result);
@@ -479,11 +504,14 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut diags = Diagnostics::new();
         let mut private = req.planned_private.clone();
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
-            let (resource, schema) = self.resource(&req.type_name)?;
-            let ty = schema.block.implied_type();
-            let prior = decode(req.prior_state.as_ref(), &ty, "prior state")?;
-            let planned = decode(req.planned_state.as_ref(), &ty, "planned state")?;
-            let config = decode(req.config.as_ref(), &ty, "configuration")?;
+            let Served {
+                imp: resource,
+                schema,
+                ty,
+            } = self.resource(&req.type_name)?;
+            let prior = decode(req.prior_state.as_ref(), ty, "prior state")?;
+            let planned = decode(req.planned_state.as_ref(), ty, "planned state")?;
+            let config = decode(req.config.as_ref(), ty, "configuration")?;
             let ctx = self.ctx();
             if planned.is_null() {
                 tracing::info!(resource = req.type_name, "deleting");
@@ -492,7 +520,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 diags.extend(d);
                 // A failed delete keeps the prior state, so the object is not forgotten.
                 let state = if failed { prior } else { Value::Null };
-                return encode(&state, &ty, "state").map(Some);
+                return encode(&state, ty, "state").map(Some);
             }
             let change = Change {
                 prior: &prior,
@@ -517,7 +545,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             if !state.is_null() {
                 require_known(&state, "new state")?;
             }
-            encode(&state, &ty, "new state").map(Some)
+            encode(&state, ty, "new state").map(Some)
         }
         .await;
         let new_state = attempt!(diags, result);
@@ -537,9 +565,11 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut diags = Diagnostics::new();
         let result: Result<Option<pb::import_resource_state::ImportedResource>, Diagnostics> =
             async {
-                let (resource, schema) = self.resource(&req.type_name)?;
+                let Served {
+                    imp: resource, ty, ..
+                } = self.resource(&req.type_name)?;
                 let state = resource.import(&self.ctx(), &req.id).await?;
-                let state = encode(&state, &schema.block.implied_type(), "imported state")?;
+                let state = encode(&state, ty, "imported state")?;
                 Ok(Some(pb::import_resource_state::ImportedResource {
                     type_name: req.type_name.clone(),
                     state: Some(state),
@@ -562,9 +592,12 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
-            let (ds, schema) = self.data_source(&req.type_name)?;
-            let ty = schema.block.implied_type();
-            let config = decode(req.config.as_ref(), &ty, "configuration")?;
+            let Served {
+                imp: ds,
+                schema: _,
+                ty,
+            } = self.data_source(&req.type_name)?;
+            let config = decode(req.config.as_ref(), ty, "configuration")?;
             let outcome = ds.read(&self.ctx(), &config).await;
             let failed = outcome.diagnostics.has_errors();
             diags.extend(outcome.diagnostics);
@@ -579,7 +612,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 .into());
             }
             require_known(&outcome.state, "data source result")?;
-            encode(&outcome.state, &ty, "data source result").map(Some)
+            encode(&outcome.state, ty, "data source result").map(Some)
         }
         .await;
         let state = attempt!(diags, result);
