@@ -39,10 +39,13 @@ async fn shutdown_and_wait(plugin: &mut Plugin, channel: Channel) -> Duration {
     // Like Terraform, tolerate the call itself racing with the exit.
     drop(GrpcControllerClient::new(channel).shutdown(Empty {}).await);
     let status = plugin
-        .wait_exit(Duration::from_secs(3))
+        .wait_exit_async(Duration::from_secs(3))
+        .await
         .expect("process exits after Shutdown");
     assert!(status.success(), "exit status {status:?}");
-    started.elapsed()
+    let took = started.elapsed();
+    eprintln!("process exited {took:?} after Shutdown was called");
+    took
 }
 
 #[tokio::test]
@@ -294,7 +297,8 @@ async fn debug_mode_prints_reattach_config_and_stops_on_ctrl_c() {
 
     plugin.signal("INT");
     let status = plugin
-        .wait_exit(Duration::from_secs(2))
+        .wait_exit_async(Duration::from_secs(2))
+        .await
         .expect("Ctrl-C stops debug mode");
     assert!(status.success(), "{status:?}");
     assert!(!std::path::Path::new(&address).exists(), "socket removed");
@@ -324,7 +328,8 @@ async fn sigint_is_ignored_sigterm_stops_and_logs_are_hclog_json() {
 
     plugin.signal("TERM");
     let status = plugin
-        .wait_exit(Duration::from_secs(1))
+        .wait_exit_async(Duration::from_secs(1))
+        .await
         .expect("SIGTERM stops the provider within 1 s");
     assert!(status.success(), "{status:?}");
     assert!(!plugin.socket_path(&handshake).exists());
