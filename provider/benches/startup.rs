@@ -7,19 +7,20 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use openssl::asn1::Asn1Time;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::PKey;
-use openssl::x509::extension::{BasicConstraints, ExtendedKeyUsage, SubjectAlternativeName};
-use openssl::x509::{X509NameBuilder, X509};
+#[path = "../tests/runtime_support/mod.rs"]
+mod runtime_support;
+
+use runtime_support::{tls_channel, ClientIdentity, Plugin};
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
 
 const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 const WARMUP: usize = 10;
 const RSS_SAMPLES: usize = 20;
+/// Launches timed up to the first answered RPC (each also builds a tonic client).
+const RPC_RUNS: usize = 50;
 /// How long a launched provider sits idle before its RSS is read.
 const IDLE: Duration = Duration::from_millis(200);
 
@@ -30,7 +31,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    let client_pem = terraform_client_cert_pem();
+    let client = ClientIdentity::go_plugin();
+    let client_pem = client.pem();
     let tmp = tempfile::tempdir().expect("tempdir");
     let launch = |keep_running: bool| -> (Duration, Option<u64>) {
         let started = Instant::now();
@@ -74,17 +76,26 @@ fn main() {
     let mut rss: Vec<u64> = (0..RSS_SAMPLES).filter_map(|_| launch(true).1).collect();
     rss.sort();
 
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let pick = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+    let (mut first_rpc, mut served_rss) = first_rpc_runs(&client);
+    first_rpc.sort();
+    served_rss.sort();
+
     println!("binary: {binary}");
-    println!("launches: {runs} (after {WARMUP} warm-up), AutoMTLS on, unix socket");
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "spawn -> handshake line: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        ms(times[0]),
-        ms(pick(0.5)),
-        ms(pick(0.9)),
-        ms(pick(0.99)),
-        ms(times[times.len() - 1]),
+        "machine: {} CPUs, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!("launches: {runs} (after {WARMUP} warm-up), AutoMTLS on, unix socket");
+    println!("spawn -> handshake line: {}", summary(&times));
+    println!(
+        "spawn -> first RPC answered over mTLS ({RPC_RUNS} launches; Terraform-like client: \
+         P-521 cert, pinned server cert, ALPN h2, health Check): {}",
+        summary(&first_rpc)
     );
     if !rss.is_empty() {
         println!(
@@ -96,6 +107,58 @@ fn main() {
             rss[rss.len() - 1] as f64 / 1024.0,
         );
     }
+    if !served_rss.is_empty() {
+        println!(
+            "VmRSS after serving that RPC, connection open ({} samples): median {:.1} MiB, max {:.1} MiB",
+            served_rss.len(),
+            served_rss[served_rss.len() / 2] as f64 / 1024.0,
+            served_rss[served_rss.len() - 1] as f64 / 1024.0,
+        );
+    }
+}
+
+fn summary(sorted: &[Duration]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
+    format!(
+        "min {:.2} ms, median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(sorted[0]),
+        ms(pick(0.5)),
+        ms(pick(0.9)),
+        ms(pick(0.99)),
+        ms(sorted[sorted.len() - 1]),
+    )
+}
+
+/// What Terraform actually waits for before its first call: handshake, TLS, HTTP/2, one RPC.
+fn first_rpc_runs(client: &ClientIdentity) -> (Vec<Duration>, Vec<u64>) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut times = Vec::with_capacity(RPC_RUNS);
+    let mut rss = Vec::with_capacity(RPC_RUNS);
+    for _ in 0..RPC_RUNS {
+        let started = Instant::now();
+        let mut plugin = Plugin::terraform(Some(client), &[]);
+        let handshake = plugin.handshake();
+        runtime.block_on(async {
+            let channel = tls_channel(&handshake, client).await;
+            let mut health = HealthClient::new(channel);
+            health
+                .check(HealthCheckRequest {
+                    service: "plugin".into(),
+                })
+                .await
+                .expect("health check");
+            times.push(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            rss.push(vm_rss_kib(plugin.pid()));
+            plugin.signal("TERM");
+            plugin.wait_exit_async(Duration::from_secs(2)).await;
+        });
+    }
+    (times, rss)
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
@@ -105,47 +168,4 @@ fn vm_rss_kib(pid: u32) -> u64 {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .expect("VmRSS line")
-}
-
-/// A client certificate of the kind Terraform sends (ECDSA P-521, ecdsa-with-SHA512,
-/// O=HashiCorp CN=localhost); the provider only parses and pins it at start-up.
-fn terraform_client_cert_pem() -> String {
-    let group = EcGroup::from_curve_name(Nid::SECP521R1).expect("curve");
-    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
-    let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_nid(Nid::ORGANIZATIONNAME, "HashiCorp")
-        .expect("O");
-    name.append_entry_by_nid(Nid::COMMONNAME, "localhost")
-        .expect("CN");
-    let name = name.build();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let mut b = X509::builder().expect("builder");
-    b.set_version(2).expect("v3");
-    b.set_subject_name(&name).expect("subject");
-    b.set_issuer_name(&name).expect("issuer");
-    b.set_pubkey(&key).expect("pubkey");
-    b.set_not_before(&Asn1Time::from_unix(now - 30).expect("t"))
-        .expect("nb");
-    b.set_not_after(&Asn1Time::from_unix(now + 262_980 * 3600).expect("t"))
-        .expect("na");
-    b.append_extension(BasicConstraints::new().critical().ca().build().expect("bc"))
-        .expect("bc");
-    b.append_extension(
-        ExtendedKeyUsage::new()
-            .client_auth()
-            .server_auth()
-            .build()
-            .expect("eku"),
-    )
-    .expect("eku");
-    let san = SubjectAlternativeName::new()
-        .dns("localhost")
-        .build(&b.x509v3_context(None, None))
-        .expect("san");
-    b.append_extension(san).expect("san");
-    b.sign(&key, MessageDigest::sha512()).expect("sign");
-    String::from_utf8(b.build().to_pem().expect("pem")).expect("utf8")
 }

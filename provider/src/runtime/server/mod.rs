@@ -87,15 +87,20 @@ pub enum ServeError {
 /// arguments and environment, serves until shut down, cleans up.
 pub fn serve<P: Provider>(provider: P, config: ServeConfig) -> ExitCode {
     let command = launch::parse(std::env::args_os().skip(1), |name| std::env::var_os(name));
+    // Writes to stdout/stderr below ignore failures: with nowhere to report them, the exit
+    // code is all that is left (and `print!`/`eprintln!` would panic instead).
     let launch = match command {
         Ok(Command::Help) => {
-            let program = std::env::args().next().unwrap_or_else(|| "provider".into());
-            print!("{}", usage(&program));
+            let program = std::env::args_os()
+                .next()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "terraform-provider-hyperprotect".into());
+            drop(io::stdout().write_all(usage(&program).as_bytes()));
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(launch)) => launch,
         Err(error) => {
-            eprintln!("{error}");
+            drop(writeln!(io::stderr(), "{error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -106,7 +111,7 @@ pub fn serve<P: Provider>(provider: P, config: ServeConfig) -> ExitCode {
         Err(error) => {
             tracing::error!(error = %error, "provider stopped with an error");
             // Also as plain text: with logging off this is the only trace Terraform shows.
-            eprintln!("Error: {error}");
+            drop(writeln!(io::stderr(), "Error: {error}"));
             ExitCode::FAILURE
         }
     };
