@@ -37,7 +37,7 @@ use crate::runtime::proto::plugin::{
     grpc_stdio_server::GrpcStdioServer,
 };
 use crate::runtime::proto::tfplugin6::provider_server::{Provider, ProviderServer};
-use listener::{accept_loop, Conn, Listener};
+use listener::{accept_loop, Conn};
 
 /// terraform-plugin-go's limit both ways; tonic's 4 MiB default fails on large states.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -124,18 +124,22 @@ fn serve_process<P: Provider>(
     config: &ServeConfig,
     launch: Launch,
 ) -> Result<(), ServeError> {
-    // Two workers: Terraform runs few concurrent RPCs per process, and start-up cost grows
-    // with the thread count.
+    // Only what the handshake line needs happens before it; the async runtime (thread start-up)
+    // is built afterwards, while Terraform is busy parsing the line and dialling.
+    let prepared = prepare(config, launch)?;
+    prepared.announce(io::stdout())?;
+    // Two workers: Terraform runs few concurrent RPCs per process, and a handler doing CPU work
+    // (contract encryption) must not stall StopProvider or Shutdown, as it would on one thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
     let shutdown = Shutdown::new();
-    let debug = matches!(launch.mode, Mode::Debug);
+    let debug = prepared.debug;
     let result = runtime.block_on(async {
         spawn_signal_handlers(debug, shutdown.clone())?;
-        run(provider, config, launch, shutdown, io::stdout()).await
+        prepared.serve(provider, config, shutdown).await
     });
     // Anything still running (idle streams, a stuck handshake) is abandoned, not awaited.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -171,104 +175,155 @@ fn spawn_signal_handlers(debug: bool, shutdown: Shutdown) -> Result<(), ServeErr
     Ok(())
 }
 
-/// Serves `provider` as `launch` says until `shutdown` fires (from `GRPCController.Shutdown`
-/// or the caller), writing the handshake line (or debug instructions) to `announce` once the
-/// socket is listening. Returns after the grace period at the latest; the socket is removed.
-pub async fn run<P: Provider>(
-    provider: P,
-    config: &ServeConfig,
-    launch: Launch,
-    shutdown: Shutdown,
-    mut announce: impl Write,
-) -> Result<(), ServeError> {
-    let (listener, acceptor, cert) = match &launch.mode {
+/// Everything before the handshake: the server identity and TLS acceptor, the bound socket,
+/// and the text to announce. Synchronous, so it runs before any async runtime exists.
+pub struct Prepared {
+    bound: listener::Bound,
+    acceptor: Option<openssl::ssl::SslAcceptor>,
+    announcement: String,
+    debug: bool,
+}
+
+/// Generates the per-launch identity (with AutoMTLS), binds the socket and composes the
+/// handshake line (or, with `--debug`, the reattach instructions).
+pub fn prepare(config: &ServeConfig, launch: Launch) -> Result<Prepared, ServeError> {
+    let (bound, acceptor, cert) = match &launch.mode {
         Mode::Managed(Security::MutualTls { client_cert }) => {
             let identity = tls::ServerIdentity::generate()?;
             let acceptor = identity.acceptor(client_cert)?;
             let cert =
                 base64::engine::general_purpose::STANDARD_NO_PAD.encode(identity.cert_der()?);
-            let listener = Listener::bind(&launch.listen).map_err(ServeError::Listen)?;
-            (listener, Some(acceptor), cert)
+            let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
+            (bound, Some(acceptor), cert)
         }
         Mode::Managed(Security::Plaintext) => {
-            let listener = Listener::bind(&launch.listen).map_err(ServeError::Listen)?;
-            (listener, None, String::new())
+            let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
+            (bound, None, String::new())
         }
         Mode::Debug => {
-            let listener =
-                Listener::bind_unix(&launch.listen.socket_dir).map_err(ServeError::Listen)?;
-            (listener, None, String::new())
+            let bound = listener::Bound::bind_unix(&launch.listen.socket_dir)
+                .map_err(ServeError::Listen)?;
+            (bound, None, String::new())
         }
     };
-    let network = listener.network();
-    let address = listener.address().map_err(ServeError::Listen)?;
-
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
-        .await;
-    let router = Server::builder()
-        .add_service(health_service)
-        .add_service(
-            ProviderServer::new(provider)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(GrpcControllerServer::new(services::Controller {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(GrpcStdioServer::new(services::Stdio {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(GrpcBrokerServer::new(services::Broker {
-            shutdown: shutdown.clone(),
-        }));
-
-    let message = match launch.mode {
-        Mode::Managed(_) => handshake_line(network, &address, &cert),
-        Mode::Debug => reattach_instructions(&config.provider_address, network, &address),
+    let network = bound.network();
+    let address = bound.address().map_err(ServeError::Listen)?;
+    let debug = matches!(launch.mode, Mode::Debug);
+    let announcement = if debug {
+        reattach_instructions(&config.provider_address, network, &address)
+    } else {
+        handshake_line(network, &address, &cert)
     };
-    announce
-        .write_all(message.as_bytes())
-        .and_then(|()| announce.flush())
-        .map_err(ServeError::Announce)?;
-    drop(announce);
     tracing::info!(network, address = %address, tls = acceptor.is_some(), "plugin server listening");
-
-    let listener = Arc::new(listener);
-    let (ready_tx, ready_rx) = mpsc::channel::<Conn>(READY_QUEUE);
-    let accepting = tokio::spawn(accept_loop(
-        Arc::clone(&listener),
+    Ok(Prepared {
+        bound,
         acceptor,
-        ready_tx,
-        shutdown.clone(),
-    ));
+        announcement,
+        debug,
+    })
+}
 
-    let stop = {
-        let shutdown = shutdown.clone();
-        async move { shutdown.wait().await }
-    };
-    let incoming = ReceiverStream::new(ready_rx).map(Ok::<Conn, io::Error>);
-    let serving = router.serve_with_incoming_shutdown(incoming, stop);
-    tokio::pin!(serving);
-    let deadline = async {
-        shutdown.wait().await;
-        tracing::debug!(reason = ?shutdown.reason(), "shutting down");
-        tokio::time::sleep(config.shutdown_grace).await;
-    };
-    let outcome = tokio::select! {
-        served = &mut serving => served.map_err(ServeError::Serve),
-        () = deadline => {
-            tracing::debug!("grace period over; abandoning open connections");
-            Ok(())
-        }
-    };
-    // The accept loop has seen the signal (or the server failed); either way it must end so
-    // the last reference to the listener goes and the socket file with it.
-    shutdown.trigger(Reason::Terminate);
-    drop(accepting.await);
-    drop(listener);
-    outcome
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("bound", &self.bound)
+            .field("tls", &self.acceptor.is_some())
+            .field("announcement", &self.announcement)
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// The handshake line or debug instructions.
+    pub fn announcement(&self) -> &str {
+        &self.announcement
+    }
+
+    /// Writes the announcement and flushes: for go-plugin it must be the first stdout line.
+    pub fn announce(&self, mut out: impl Write) -> Result<(), ServeError> {
+        out.write_all(self.announcement.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(ServeError::Announce)
+    }
+
+    /// Serves `provider` until `shutdown` fires (from `GRPCController.Shutdown` or the caller).
+    /// Returns after the grace period at the latest; the socket is removed by then.
+    pub async fn serve<P: Provider>(
+        self,
+        provider: P,
+        config: &ServeConfig,
+        shutdown: Shutdown,
+    ) -> Result<(), ServeError> {
+        let listener = Arc::new(self.bound.activate().map_err(ServeError::Listen)?);
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+            .await;
+        let router = Server::builder()
+            .add_service(health_service)
+            .add_service(
+                ProviderServer::new(provider)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(GrpcControllerServer::new(services::Controller {
+                shutdown: shutdown.clone(),
+            }))
+            .add_service(GrpcStdioServer::new(services::Stdio {
+                shutdown: shutdown.clone(),
+            }))
+            .add_service(GrpcBrokerServer::new(services::Broker {
+                shutdown: shutdown.clone(),
+            }));
+
+        let (ready_tx, ready_rx) = mpsc::channel::<Conn>(READY_QUEUE);
+        let accepting = tokio::spawn(accept_loop(
+            Arc::clone(&listener),
+            self.acceptor,
+            ready_tx,
+            shutdown.clone(),
+        ));
+
+        let stop = {
+            let shutdown = shutdown.clone();
+            async move { shutdown.wait().await }
+        };
+        let incoming = ReceiverStream::new(ready_rx).map(Ok::<Conn, io::Error>);
+        let serving = router.serve_with_incoming_shutdown(incoming, stop);
+        tokio::pin!(serving);
+        let deadline = async {
+            shutdown.wait().await;
+            tracing::debug!(reason = ?shutdown.reason(), "shutting down");
+            tokio::time::sleep(config.shutdown_grace).await;
+        };
+        let outcome = tokio::select! {
+            served = &mut serving => served.map_err(ServeError::Serve),
+            () = deadline => {
+                tracing::debug!("grace period over; abandoning open connections");
+                Ok(())
+            }
+        };
+        // The accept loop has seen the signal (or the server failed); either way it must end
+        // so the last reference to the listener goes, and the socket file with it.
+        shutdown.trigger(Reason::Terminate);
+        drop(accepting.await);
+        drop(listener);
+        outcome
+    }
+}
+
+/// [`prepare`], announce to `announce`, then [`Prepared::serve`]: the whole server minus
+/// process concerns (arguments, signals, runtime, exit code), for in-process use.
+pub async fn run<P: Provider>(
+    provider: P,
+    config: &ServeConfig,
+    launch: Launch,
+    shutdown: Shutdown,
+    announce: impl Write,
+) -> Result<(), ServeError> {
+    let prepared = prepare(config, launch)?;
+    prepared.announce(announce)?;
+    prepared.serve(provider, config, shutdown).await
 }
 
 /// go-plugin's handshake: `CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVERCERT`. The certificate is
