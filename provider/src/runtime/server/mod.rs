@@ -175,11 +175,18 @@ fn spawn_signal_handlers(debug: bool, shutdown: Shutdown) -> Result<(), ServeErr
     Ok(())
 }
 
-/// Everything before the handshake: the server identity and TLS acceptor, the bound socket,
-/// and the text to announce. Synchronous, so it runs before any async runtime exists.
+/// The server identity and the certificate to pin; the OpenSSL acceptor is built from them
+/// after the handshake line (about 0.3 ms that then overlaps Terraform's dialling).
+struct PendingTls {
+    identity: tls::ServerIdentity,
+    client_cert: openssl::x509::X509,
+}
+
+/// Everything before the handshake: the server identity, the bound socket, and the text to
+/// announce. Synchronous, so it runs before any async runtime exists.
 pub struct Prepared {
     bound: listener::Bound,
-    acceptor: Option<openssl::ssl::SslAcceptor>,
+    tls: Option<PendingTls>,
     announcement: String,
     debug: bool,
 }
@@ -187,14 +194,18 @@ pub struct Prepared {
 /// Generates the per-launch identity (with AutoMTLS), binds the socket and composes the
 /// handshake line (or, with `--debug`, the reattach instructions).
 pub fn prepare(config: &ServeConfig, launch: Launch) -> Result<Prepared, ServeError> {
-    let (bound, acceptor, cert) = match &launch.mode {
+    let debug = matches!(launch.mode, Mode::Debug);
+    let (bound, tls, cert) = match launch.mode {
         Mode::Managed(Security::MutualTls { client_cert }) => {
             let identity = tls::ServerIdentity::generate()?;
-            let acceptor = identity.acceptor(client_cert)?;
             let cert =
                 base64::engine::general_purpose::STANDARD_NO_PAD.encode(identity.cert_der()?);
             let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
-            (bound, Some(acceptor), cert)
+            let pending = PendingTls {
+                identity,
+                client_cert,
+            };
+            (bound, Some(pending), cert)
         }
         Mode::Managed(Security::Plaintext) => {
             let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
@@ -208,16 +219,15 @@ pub fn prepare(config: &ServeConfig, launch: Launch) -> Result<Prepared, ServeEr
     };
     let network = bound.network();
     let address = bound.address().map_err(ServeError::Listen)?;
-    let debug = matches!(launch.mode, Mode::Debug);
     let announcement = if debug {
         reattach_instructions(&config.provider_address, network, &address)
     } else {
         handshake_line(network, &address, &cert)
     };
-    tracing::info!(network, address = %address, tls = acceptor.is_some(), "plugin server listening");
+    tracing::info!(network, address = %address, tls = tls.is_some(), "plugin server listening");
     Ok(Prepared {
         bound,
-        acceptor,
+        tls,
         announcement,
         debug,
     })
@@ -227,7 +237,7 @@ impl std::fmt::Debug for Prepared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Prepared")
             .field("bound", &self.bound)
-            .field("tls", &self.acceptor.is_some())
+            .field("tls", &self.tls.is_some())
             .field("announcement", &self.announcement)
             .finish()
     }
@@ -254,6 +264,10 @@ impl Prepared {
         config: &ServeConfig,
         shutdown: Shutdown,
     ) -> Result<(), ServeError> {
+        let acceptor = match &self.tls {
+            Some(pending) => Some(pending.identity.acceptor(&pending.client_cert)?),
+            None => None,
+        };
         let listener = Arc::new(self.bound.activate().map_err(ServeError::Listen)?);
         let (health, health_service) = tonic_health::server::health_reporter();
         health
@@ -279,7 +293,7 @@ impl Prepared {
         let (ready_tx, ready_rx) = mpsc::channel::<Conn>(READY_QUEUE);
         let accepting = tokio::spawn(accept_loop(
             Arc::clone(&listener),
-            self.acceptor,
+            acceptor,
             ready_tx,
             shutdown.clone(),
         ));
