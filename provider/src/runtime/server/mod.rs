@@ -404,4 +404,75 @@ mod tests {
         assert_eq!(entry["Addr"]["Network"], "unix");
         assert_eq!(entry["Addr"]["String"], "/tmp/it's/plugin.sock");
     }
+
+    /// Hands what `run` announces to the test.
+    struct Announce(Option<std::sync::mpsc::Sender<String>>);
+
+    impl Write for Announce {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(tx) = self.0.take() {
+                drop(tx.send(String::from_utf8_lossy(buf).into_owned()));
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_in_process_until_shutdown_and_cleans_up() {
+        use crate::runtime::proto::plugin::grpc_controller_client::GrpcControllerClient;
+        use crate::runtime::proto::plugin::Empty;
+
+        struct Nothing;
+        impl Provider for Nothing {}
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let launch = Launch {
+            mode: Mode::Managed(Security::Plaintext),
+            listen: ListenConfig {
+                socket_dir: tmp.path().to_owned(),
+                ports: 10000..=25000,
+            },
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shutdown = Shutdown::new();
+        let config = ServeConfig::new("registry.terraform.io/hyperprotect/hyperprotect");
+        let server = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { run(Nothing, &config, launch, shutdown, Announce(Some(tx))).await }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("announced");
+        let fields: Vec<&str> = line.trim_end().split('|').collect();
+        assert_eq!(fields[..3], ["1", "6", "unix"], "{line}");
+        assert_eq!(fields[4..], ["grpc", ""], "{line}");
+        let socket = std::path::PathBuf::from(fields[3]);
+        assert!(socket.starts_with(tmp.path()));
+
+        let path = socket.clone();
+        let channel = tonic::transport::Endpoint::from_static("http://localhost")
+            .connect_with_connector(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
+            }))
+            .await
+            .expect("connect");
+        GrpcControllerClient::new(channel)
+            .shutdown(Empty {})
+            .await
+            .expect("shutdown answered");
+        let served = tokio::time::timeout(Duration::from_secs(1), server)
+            .await
+            .expect("run returns within 1 s of Shutdown")
+            .expect("task");
+        assert!(served.is_ok(), "{served:?}");
+        assert_eq!(shutdown.reason(), Some(Reason::Controller));
+        assert!(!socket.exists());
+    }
 }
