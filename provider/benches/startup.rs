@@ -34,7 +34,7 @@ fn main() {
     let client = ClientIdentity::go_plugin();
     let client_pem = client.pem();
     let tmp = tempfile::tempdir().expect("tempdir");
-    let launch = |keep_running: bool| -> (Duration, Option<u64>) {
+    let launch = |keep_running: bool| -> (Duration, Option<u64>, Option<(u64, u64)>) {
         let started = Instant::now();
         let mut child = Command::new(&binary)
             .env_clear()
@@ -54,6 +54,7 @@ fn main() {
             .read_line(&mut line)
             .expect("read handshake");
         let elapsed = started.elapsed();
+        let sched = schedstat_ns(child.id());
         assert!(
             line.starts_with("1|6|unix|") && line.trim_end().len() > 300,
             "unexpected handshake {line:?}"
@@ -65,14 +66,26 @@ fn main() {
         // SIGTERM, not SIGKILL, so each run removes its socket like a real exit would.
         let _ = Command::new("kill").arg(child.id().to_string()).status();
         let _ = child.wait();
-        (elapsed, rss)
+        (elapsed, rss, sched)
     };
 
     for _ in 0..WARMUP {
         launch(false);
     }
-    let mut times: Vec<Duration> = (0..runs).map(|_| launch(false).0).collect();
+    let mut times = Vec::with_capacity(runs);
+    let mut on_cpu = Vec::with_capacity(runs);
+    let mut waiting = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let (elapsed, _, sched) = launch(false);
+        times.push(elapsed);
+        if let Some((cpu, wait)) = sched {
+            on_cpu.push(Duration::from_nanos(cpu));
+            waiting.push(Duration::from_nanos(wait));
+        }
+    }
     times.sort();
+    on_cpu.sort();
+    waiting.sort();
     let mut rss: Vec<u64> = (0..RSS_SAMPLES).filter_map(|_| launch(true).1).collect();
     rss.sort();
 
@@ -92,6 +105,16 @@ fn main() {
     );
     println!("launches: {runs} (after {WARMUP} warm-up), AutoMTLS on, unix socket");
     println!("spawn -> handshake line: {}", summary(&times));
+    if !on_cpu.is_empty() {
+        println!(
+            "  CPU time of the provider when the line arrives (all threads, schedstat): {}",
+            summary(&on_cpu)
+        );
+        println!(
+            "  time it spent runnable but waiting for a CPU: {}",
+            summary(&waiting)
+        );
+    }
     println!(
         "spawn -> first RPC answered over mTLS ({RPC_RUNS} launches; Terraform-like client: \
          P-521 cert, pinned server cert, ALPN h2, health Check): {}",
@@ -159,6 +182,19 @@ fn first_rpc_runs(client: &ClientIdentity) -> (Vec<Duration>, Vec<u64>) {
         });
     }
     (times, rss)
+}
+
+/// Nanoseconds on a CPU and waiting in a run queue, summed over the process's threads
+/// (`/proc/<pid>/task/*/schedstat`); `None` where the kernel does not provide it.
+fn schedstat_ns(pid: u32) -> Option<(u64, u64)> {
+    let mut total = (0, 0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let text = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        let mut fields = text.split_whitespace().map(|f| f.parse::<u64>().ok());
+        total.0 += fields.next()??;
+        total.1 += fields.next()??;
+    }
+    Some(total)
 }
 
 fn vm_rss_kib(pid: u32) -> u64 {
