@@ -392,3 +392,76 @@ fn client_certificate_matches_go_plugin_shape() {
     assert!(text.contains("CA:TRUE"), "{text}");
     assert!(text.contains("DNS:localhost"), "{text}");
 }
+
+/// The real thing: Terraform launches the binary through `dev_overrides` with its own
+/// go-plugin client (Go TLS, P-521 client certificate), speaks protocol 6, and ends the
+/// process with Shutdown. The provider's answers do not matter here, only that transport,
+/// logging and exit worked, so this holds for the placeholder and the real provider alike.
+#[test]
+#[ignore = "needs a Terraform binary: TF_ACC_TERRAFORM_PATH=/path/to/terraform cargo test --test runtime_server -- --ignored"]
+fn terraform_launches_talks_to_and_stops_the_provider() {
+    let terraform = std::env::var("TF_ACC_TERRAFORM_PATH")
+        .expect("TF_ACC_TERRAFORM_PATH names a terraform binary");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary_dir = std::path::Path::new(runtime_support::BINARY)
+        .parent()
+        .expect("binary directory");
+    std::fs::write(
+        dir.path().join("cli.tfrc"),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"hyperprotect/hyperprotect\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            binary_dir.display()
+        ),
+    )
+    .expect("cli config");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "terraform {\n  required_providers {\n    hyperprotect = { source = \"hyperprotect/hyperprotect\" }\n  }\n}\n",
+    )
+    .expect("main.tf");
+    let output = std::process::Command::new(terraform)
+        .args(["validate", "-no-color"])
+        .current_dir(dir.path())
+        .env("TF_CLI_CONFIG_FILE", dir.path().join("cli.tfrc"))
+        .env("TF_LOG", "TRACE")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env_remove("TF_LOG_PROVIDER")
+        .env_remove("TF_LOG_PATH")
+        .output()
+        .expect("run terraform");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("configuring client automatic mTLS"),
+        "AutoMTLS on"
+    );
+    assert!(
+        log.contains("using plugin: version=6"),
+        "protocol 6 negotiated"
+    );
+    // Our hclog line, parsed by Terraform and re-logged under the provider's name.
+    assert!(
+        log.contains("provider.terraform-provider-hyperprotect: plugin server listening"),
+        "provider log lines are parsed as hclog JSON"
+    );
+    assert!(
+        log.contains("GRPCProvider.v6: GetProviderSchema"),
+        "an RPC was made"
+    );
+    for failure in [
+        "Unrecognized remote plugin message",
+        "authentication handshake failed",
+        "Incompatible API version",
+        "plugin failed to exit gracefully",
+    ] {
+        assert!(!log.contains(failure), "Terraform reported {failure:?}");
+    }
+    assert!(
+        log.contains("provider: plugin exited"),
+        "provider exited after Shutdown"
+    );
+    // No h2/hyper frame-level noise in TF_LOG=TRACE output.
+    assert!(
+        !log.contains("@module=provider.h2."),
+        "dependency traces are filtered"
+    );
+}
