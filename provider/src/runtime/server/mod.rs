@@ -3,8 +3,11 @@
 //! the shutdown paths (`GRPCController.Shutdown`, SIGTERM; SIGINT is ignored because Terraform
 //! sends `StopProvider` for Ctrl-C). `--debug` serves plaintext for `TF_REATTACH_PROVIDERS`.
 //!
-//! [`serve`] is the whole process in one call; [`run`] is the same minus process concerns
-//! (arguments, signals, runtime, exit code) so it can be driven in-process.
+//! [`serve`] is the whole process in one call. Underneath, [`prepare`] does everything the
+//! handshake line needs (synchronously, before any async runtime exists, which keeps start-up
+//! short), [`Prepared::announce`] writes the line, and [`Prepared::serve`] runs gRPC until
+//! shutdown. [`run`] chains those three without process concerns (arguments, signals,
+//! runtime, exit code), for in-process use.
 
 mod launch;
 mod listener;
