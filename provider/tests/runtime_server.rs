@@ -38,10 +38,13 @@ async fn shutdown_and_wait(plugin: &mut Plugin, channel: Channel) -> Duration {
     // Like Terraform, tolerate the call itself racing with the exit.
     drop(GrpcControllerClient::new(channel).shutdown(Empty {}).await);
     let status = plugin
-        .wait_exit(Duration::from_secs(3))
+        .wait_exit_async(Duration::from_secs(3))
+        .await
         .expect("process exits after Shutdown");
     assert!(status.success(), "exit status {status:?}");
-    started.elapsed()
+    let took = started.elapsed();
+    eprintln!("process exited {took:?} after Shutdown was called");
+    took
 }
 
 #[tokio::test]
@@ -301,7 +304,8 @@ async fn debug_mode_prints_reattach_config_and_stops_on_ctrl_c() {
 
     plugin.signal("INT");
     let status = plugin
-        .wait_exit(Duration::from_secs(2))
+        .wait_exit_async(Duration::from_secs(2))
+        .await
         .expect("Ctrl-C stops debug mode");
     assert!(status.success(), "{status:?}");
     assert!(!std::path::Path::new(&address).exists(), "socket removed");
@@ -331,7 +335,8 @@ async fn sigint_is_ignored_sigterm_stops_and_logs_are_hclog_json() {
 
     plugin.signal("TERM");
     let status = plugin
-        .wait_exit(Duration::from_secs(1))
+        .wait_exit_async(Duration::from_secs(1))
+        .await
         .expect("SIGTERM stops the provider within 1 s");
     assert!(status.success(), "{status:?}");
     assert!(!plugin.socket_path(&handshake).exists());
@@ -393,4 +398,79 @@ fn client_certificate_matches_go_plugin_shape() {
     );
     assert!(text.contains("CA:TRUE"), "{text}");
     assert!(text.contains("DNS:localhost"), "{text}");
+}
+
+/// The real thing: Terraform launches the binary through `dev_overrides` with its own
+/// go-plugin client (Go TLS, P-521 client certificate), speaks protocol 6, and ends the
+/// process with Shutdown. The provider's answers do not matter here, only that transport,
+/// logging and exit worked, so it holds whatever resources the provider serves.
+/// Runs when `TF_ACC_TERRAFORM_PATH` names a Terraform binary (the test command sets it).
+#[test]
+fn terraform_launches_talks_to_and_stops_the_provider() {
+    let Ok(terraform) = std::env::var("TF_ACC_TERRAFORM_PATH") else {
+        eprintln!("skipped: set TF_ACC_TERRAFORM_PATH to a terraform binary to run this test");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let binary_dir = std::path::Path::new(runtime_support::BINARY)
+        .parent()
+        .expect("binary directory");
+    std::fs::write(
+        dir.path().join("cli.tfrc"),
+        format!(
+            "provider_installation {{\n  dev_overrides {{\n    \"hyperprotect/hyperprotect\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+            binary_dir.display()
+        ),
+    )
+    .expect("cli config");
+    std::fs::write(
+        dir.path().join("main.tf"),
+        "terraform {\n  required_providers {\n    hyperprotect = { source = \"hyperprotect/hyperprotect\" }\n  }\n}\n",
+    )
+    .expect("main.tf");
+    let output = std::process::Command::new(terraform)
+        .args(["validate", "-no-color"])
+        .current_dir(dir.path())
+        .env("TF_CLI_CONFIG_FILE", dir.path().join("cli.tfrc"))
+        .env("TF_LOG", "TRACE")
+        .env("CHECKPOINT_DISABLE", "1")
+        .env_remove("TF_LOG_PROVIDER")
+        .env_remove("TF_LOG_PATH")
+        .output()
+        .expect("run terraform");
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        log.contains("configuring client automatic mTLS"),
+        "AutoMTLS on"
+    );
+    assert!(
+        log.contains("using plugin: version=6"),
+        "protocol 6 negotiated"
+    );
+    // Our hclog line, parsed by Terraform and re-logged under the provider's name.
+    assert!(
+        log.contains("provider.terraform-provider-hyperprotect: plugin server listening"),
+        "provider log lines are parsed as hclog JSON"
+    );
+    assert!(
+        log.contains("GRPCProvider.v6: GetProviderSchema"),
+        "an RPC was made"
+    );
+    for failure in [
+        "Unrecognized remote plugin message",
+        "authentication handshake failed",
+        "Incompatible API version",
+        "plugin failed to exit gracefully",
+    ] {
+        assert!(!log.contains(failure), "Terraform reported {failure:?}");
+    }
+    assert!(
+        log.contains("provider: plugin exited"),
+        "provider exited after Shutdown"
+    );
+    // No h2/hyper frame-level noise in TF_LOG=TRACE output.
+    assert!(
+        !log.contains("@module=provider.h2."),
+        "dependency traces are filtered"
+    );
 }

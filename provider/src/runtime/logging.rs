@@ -8,7 +8,9 @@
 //! **Level.** `TF_LOG_PROVIDER`, else `TF_LOG`: `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`
 //! (any case), `JSON` (= trace, as in Terraform), `OFF`. Unset, empty or unrecognised means
 //! *off*: Terraform itself discards plugin stderr unless one of those variables enables its
-//! log, so formatting lines nobody reads would only cost start-up time.
+//! log, so formatting lines nobody reads would only cost start-up time. Events from other
+//! crates (h2, hyper, tonic) are capped at INFO: at DEBUG/TRACE they log every HTTP/2 frame,
+//! which would drown the provider's own lines in `TF_LOG=TRACE` output.
 //!
 //! **Never block.** Lines go through a bounded queue to one writer thread; when the queue is
 //! full (stderr not drained) lines are dropped and counted, and a later line reports how many.
@@ -40,6 +42,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// Lines waiting for the writer thread; beyond this, new lines are dropped.
 const QUEUE_LINES: usize = 4096;
+
+/// The most verbose level passed through for events from other crates.
+const DEPENDENCY_LEVEL: Level = Level::INFO;
 
 /// How long [`LogGuard`] waits for queued lines to reach stderr at exit.
 const FLUSH_DEADLINE: Duration = Duration::from_millis(250);
@@ -238,7 +243,8 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _ctx: Context<'_, S>) -> bool {
-        *metadata.level() <= self.max_level
+        let level = *metadata.level();
+        level <= self.max_level && (level <= DEPENDENCY_LEVEL || is_own(metadata.target()))
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
@@ -286,6 +292,17 @@ where
         );
         self.enqueue(line);
     }
+}
+
+/// Whether a `tracing` target belongs to this provider (library or binary crate).
+fn is_own(target: &str) -> bool {
+    ["hyperprotect", "terraform_provider_hyperprotect"]
+        .into_iter()
+        .any(|root| {
+            target
+                .strip_prefix(root)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+        })
 }
 
 /// hclog's module for a `tracing` target: `provider` for the crate root, else
@@ -506,6 +523,23 @@ mod tests {
         );
         assert_eq!(lines[1]["@level"], "error");
         assert_eq!(lines[1]["error"], "boom");
+    }
+
+    #[test]
+    fn dependencies_are_capped_at_info() {
+        let lines = capture(Level::TRACE, || {
+            tracing::trace!(target: "h2::codec::framed_write", "send frame");
+            tracing::debug!(target: "hyper::proto", "parsed headers");
+            tracing::info!(target: "tonic::transport", "dependency info");
+            tracing::trace!(target: "hyperprotect::runtime::server", "own trace");
+            tracing::trace!(target: "terraform_provider_hyperprotect", "binary trace");
+            tracing::trace!(target: "hyperprotectx", "not ours");
+        });
+        let messages: Vec<&str> = lines
+            .iter()
+            .filter_map(|l| l["@message"].as_str())
+            .collect();
+        assert_eq!(messages, ["dependency info", "own trace", "binary trace"]);
     }
 
     #[test]

@@ -284,8 +284,10 @@ impl Plugin {
         assert!(status.success(), "kill -{name}");
     }
 
-    /// Waits for exit, at most `timeout`; `None` if still running.
-    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    /// Waits for exit, at most `timeout`; `None` if still running. Polls with an async sleep
+    /// so the test's own gRPC connection tasks keep running meanwhile, as Terraform's do (the
+    /// server's graceful shutdown waits for the client to answer an HTTP/2 ping).
+    pub async fn wait_exit_async(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -294,7 +296,7 @@ impl Plugin {
             if Instant::now() >= until {
                 return None;
             }
-            std::thread::sleep(Duration::from_millis(5));
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 

@@ -142,9 +142,13 @@ pub fn parse(
         }
         Some(_) => {}
     }
-    let offered = text(&env, "PLUGIN_PROTOCOL_VERSIONS")?.unwrap_or_default();
-    if !offers_protocol(&offered, PROTOCOL_VERSION) {
-        return Err(LaunchError::ProtocolNotOffered { offered });
+    // Like go-plugin, a host that sends no list gets the server's version; Terraform always
+    // sends one, and a list without 6 is refused here rather than by Terraform later.
+    match text(&env, "PLUGIN_PROTOCOL_VERSIONS")? {
+        Some(offered) if !offered.is_empty() && !offers_protocol(&offered, PROTOCOL_VERSION) => {
+            return Err(LaunchError::ProtocolNotOffered { offered })
+        }
+        _ => {}
     }
     // go-plugin only hands out a client certificate when TLS is on; if both are somehow set,
     // the certificate wins, since ignoring it would drop authentication.
@@ -293,14 +297,14 @@ mod tests {
 
     #[test]
     fn picks_protocol_six_in_any_order() {
-        for offered in ["5,6", "6,5", "6", " 5 , 6 "] {
+        for offered in ["5,6", "6,5", "6", " 5 , 6 ", "x,6", ""] {
             let launch = serve(parse(
                 [],
                 terraform_env(vec![("PLUGIN_PROTOCOL_VERSIONS", offered.into())]),
             ));
             assert!(matches!(launch.mode, Mode::Managed(Security::Plaintext)));
         }
-        for offered in ["5", "", "56", "4,5", "7"] {
+        for offered in ["5", "56", "4,5", "7", "x"] {
             let err = parse(
                 [],
                 terraform_env(vec![("PLUGIN_PROTOCOL_VERSIONS", offered.into())]),
@@ -312,6 +316,10 @@ mod tests {
             );
             assert!(err.to_string().contains("only speaks plugin protocol 6"));
         }
+        // No list at all (a legacy host): go-plugin serves its own version.
+        let cookie_only = env(vec![(MAGIC_COOKIE_KEY, MAGIC_COOKIE_VALUE.to_owned())]);
+        let launch = serve(parse([], cookie_only));
+        assert!(matches!(launch.mode, Mode::Managed(Security::Plaintext)));
     }
 
     #[test]

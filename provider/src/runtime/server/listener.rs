@@ -27,17 +27,18 @@ const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// `sun_path` holds 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 
-/// A bound listener and the address to announce.
+/// A bound listener and the address to announce. Plain std sockets, so binding (and the
+/// handshake line) can happen before the async runtime exists; see [`Bound::activate`].
 #[derive(Debug)]
-pub enum Listener {
+pub enum Bound {
     Unix {
-        listener: UnixListener,
+        listener: std::os::unix::net::UnixListener,
         socket: SocketFiles,
     },
-    Tcp(TcpListener),
+    Tcp(std::net::TcpListener),
 }
 
-impl Listener {
+impl Bound {
     /// A unix socket under `config.socket_dir`, or, when that is impossible (path too long,
     /// directory not writable), TCP on the first free port of `config.ports`.
     pub fn bind(config: &ListenConfig) -> io::Result<Self> {
@@ -73,6 +74,42 @@ impl Listener {
                 .map(str::to_owned)
                 .ok_or_else(|| io::Error::other("socket path is not valid UTF-8")),
             Self::Tcp(listener) => Ok(listener.local_addr()?.to_string()),
+        }
+    }
+
+    /// Hands the socket to the tokio reactor; must be called inside a runtime.
+    pub fn activate(self) -> io::Result<Listener> {
+        match self {
+            Self::Unix { listener, socket } => {
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Unix {
+                    listener: UnixListener::from_std(listener)?,
+                    _socket: socket,
+                })
+            }
+            Self::Tcp(listener) => {
+                listener.set_nonblocking(true)?;
+                Ok(Listener::Tcp(TcpListener::from_std(listener)?))
+            }
+        }
+    }
+}
+
+/// A listener registered with tokio. Dropping it removes the unix socket.
+#[derive(Debug)]
+pub enum Listener {
+    Unix {
+        listener: UnixListener,
+        _socket: SocketFiles,
+    },
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    fn network(&self) -> &'static str {
+        match self {
+            Self::Unix { .. } => "unix",
+            Self::Tcp(_) => "tcp",
         }
     }
 
@@ -113,7 +150,7 @@ impl Drop for SocketFiles {
 
 /// The socket lives in a fresh 0700 directory so no other local user can connect, which
 /// matters in plaintext modes (debug, `TF_DISABLE_PLUGIN_TLS`).
-fn bind_unix(parent: &Path) -> io::Result<(UnixListener, SocketFiles)> {
+fn bind_unix(parent: &Path) -> io::Result<(std::os::unix::net::UnixListener, SocketFiles)> {
     let mut last_error = None;
     for _ in 0..8 {
         let mut random = [0u8; 8];
@@ -135,21 +172,18 @@ fn bind_unix(parent: &Path) -> io::Result<(UnixListener, SocketFiles)> {
             Err(e) => return Err(e),
         }
         let socket = SocketFiles { dir, path };
-        let listener = UnixListener::bind(&socket.path)?;
+        let listener = std::os::unix::net::UnixListener::bind(&socket.path)?;
         return Ok((listener, socket));
     }
     Err(last_error.unwrap_or_else(|| io::Error::other("no free socket directory name")))
 }
 
-fn bind_tcp(config: &ListenConfig) -> io::Result<Listener> {
+fn bind_tcp(config: &ListenConfig) -> io::Result<Bound> {
     let mut last_error = None;
     for port in config.ports.clone() {
         let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
         match std::net::TcpListener::bind(addr) {
-            Ok(listener) => {
-                listener.set_nonblocking(true)?;
-                return Ok(Listener::Tcp(TcpListener::from_std(listener)?));
-            }
+            Ok(listener) => return Ok(Bound::Tcp(listener)),
             Err(e) => last_error = Some(e),
         }
     }
@@ -355,8 +389,8 @@ mod tests {
     #[tokio::test]
     async fn unix_socket_lives_in_a_private_directory_removed_on_drop() {
         let parent = tempfile::tempdir().expect("tempdir");
-        let listener = Listener::bind_unix(parent.path()).expect("bind");
-        let Listener::Unix { socket, .. } = &listener else {
+        let bound = Bound::bind_unix(parent.path()).expect("bind");
+        let Bound::Unix { socket, .. } = &bound else {
             panic!("expected unix");
         };
         let path = socket.path().to_owned();
@@ -365,9 +399,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&dir).expect("dir").permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
-        assert_eq!(listener.address().expect("address"), path.to_str().unwrap());
-        assert_eq!(listener.network(), "unix");
+        assert_eq!(bound.address().expect("address"), path.to_str().unwrap());
+        assert_eq!(bound.network(), "unix");
+        let listener = bound.activate().expect("activate");
         UnixStream::connect(&path).await.expect("connect");
+        assert!(matches!(listener.accept().await, Ok(Transport::Unix(_))));
         drop(listener);
         assert!(!path.exists() && !dir.exists());
     }
@@ -383,12 +419,14 @@ mod tests {
             ports: first..=first.saturating_add(50),
         };
         // The first port is busy; the search moves on to a free one.
-        let listener = Listener::bind(&config).expect("bind");
-        assert_eq!(listener.network(), "tcp");
-        let address = listener.address().expect("address");
+        let bound = Bound::bind(&config).expect("bind");
+        assert_eq!(bound.network(), "tcp");
+        let address = bound.address().expect("address");
         assert!(address.starts_with("127.0.0.1:"), "{address}");
         assert_ne!(address, format!("127.0.0.1:{first}"));
+        let listener = bound.activate().expect("activate");
         TcpStream::connect(&address).await.expect("connect");
+        assert!(matches!(listener.accept().await, Ok(Transport::Tcp(_))));
     }
 
     #[test]

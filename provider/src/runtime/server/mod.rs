@@ -3,8 +3,11 @@
 //! the shutdown paths (`GRPCController.Shutdown`, SIGTERM; SIGINT is ignored because Terraform
 //! sends `StopProvider` for Ctrl-C). `--debug` serves plaintext for `TF_REATTACH_PROVIDERS`.
 //!
-//! [`serve`] is the whole process in one call; [`run`] is the same minus process concerns
-//! (arguments, signals, runtime, exit code) so it can be driven in-process.
+//! [`serve`] is the whole process in one call. Underneath, [`prepare`] does everything the
+//! handshake line needs (synchronously, before any async runtime exists, which keeps start-up
+//! short), [`Prepared::announce`] writes the line, and [`Prepared::serve`] runs gRPC until
+//! shutdown. [`run`] chains those three without process concerns (arguments, signals,
+//! runtime, exit code), for in-process use.
 
 mod launch;
 mod listener;
@@ -37,7 +40,7 @@ use crate::runtime::proto::plugin::{
     grpc_stdio_server::GrpcStdioServer,
 };
 use crate::runtime::proto::tfplugin6::provider_server::{Provider, ProviderServer};
-use listener::{accept_loop, Conn, Listener};
+use listener::{accept_loop, Conn};
 
 /// terraform-plugin-go's limit both ways; tonic's 4 MiB default fails on large states.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
@@ -87,15 +90,20 @@ pub enum ServeError {
 /// arguments and environment, serves until shut down, cleans up.
 pub fn serve<P: Provider>(provider: P, config: ServeConfig) -> ExitCode {
     let command = launch::parse(std::env::args_os().skip(1), |name| std::env::var_os(name));
+    // Writes to stdout/stderr below ignore failures: with nowhere to report them, the exit
+    // code is all that is left (and `print!`/`eprintln!` would panic instead).
     let launch = match command {
         Ok(Command::Help) => {
-            let program = std::env::args().next().unwrap_or_else(|| "provider".into());
-            print!("{}", usage(&program));
+            let program = std::env::args_os()
+                .next()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "terraform-provider-hyperprotect".into());
+            drop(io::stdout().write_all(usage(&program).as_bytes()));
             return ExitCode::SUCCESS;
         }
         Ok(Command::Serve(launch)) => launch,
         Err(error) => {
-            eprintln!("{error}");
+            drop(writeln!(io::stderr(), "{error}"));
             return ExitCode::FAILURE;
         }
     };
@@ -106,7 +114,7 @@ pub fn serve<P: Provider>(provider: P, config: ServeConfig) -> ExitCode {
         Err(error) => {
             tracing::error!(error = %error, "provider stopped with an error");
             // Also as plain text: with logging off this is the only trace Terraform shows.
-            eprintln!("Error: {error}");
+            drop(writeln!(io::stderr(), "Error: {error}"));
             ExitCode::FAILURE
         }
     };
@@ -119,18 +127,22 @@ fn serve_process<P: Provider>(
     config: &ServeConfig,
     launch: Launch,
 ) -> Result<(), ServeError> {
-    // Two workers: Terraform runs few concurrent RPCs per process, and start-up cost grows
-    // with the thread count.
+    // Only what the handshake line needs happens before it; the async runtime (thread start-up)
+    // is built afterwards, while Terraform is busy parsing the line and dialling.
+    let prepared = prepare(config, launch)?;
+    prepared.announce(io::stdout())?;
+    // Two workers: Terraform runs few concurrent RPCs per process, and a handler doing CPU work
+    // (contract encryption) must not stall StopProvider or Shutdown, as it would on one thread.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(ServeError::Runtime)?;
     let shutdown = Shutdown::new();
-    let debug = matches!(launch.mode, Mode::Debug);
+    let debug = prepared.debug;
     let result = runtime.block_on(async {
         spawn_signal_handlers(debug, shutdown.clone())?;
-        run(provider, config, launch, shutdown, io::stdout()).await
+        prepared.serve(provider, config, shutdown).await
     });
     // Anything still running (idle streams, a stuck handshake) is abandoned, not awaited.
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -166,104 +178,169 @@ fn spawn_signal_handlers(debug: bool, shutdown: Shutdown) -> Result<(), ServeErr
     Ok(())
 }
 
-/// Serves `provider` as `launch` says until `shutdown` fires (from `GRPCController.Shutdown`
-/// or the caller), writing the handshake line (or debug instructions) to `announce` once the
-/// socket is listening. Returns after the grace period at the latest; the socket is removed.
+/// The server identity and the certificate to pin; the OpenSSL acceptor is built from them
+/// after the handshake line (about 0.3 ms that then overlaps Terraform's dialling).
+struct PendingTls {
+    identity: tls::ServerIdentity,
+    client_cert: openssl::x509::X509,
+}
+
+/// Everything before the handshake: the server identity, the bound socket, and the text to
+/// announce. Synchronous, so it runs before any async runtime exists.
+pub struct Prepared {
+    bound: listener::Bound,
+    tls: Option<PendingTls>,
+    announcement: String,
+    debug: bool,
+}
+
+/// Generates the per-launch identity (with AutoMTLS), binds the socket and composes the
+/// handshake line (or, with `--debug`, the reattach instructions).
+pub fn prepare(config: &ServeConfig, launch: Launch) -> Result<Prepared, ServeError> {
+    let debug = matches!(launch.mode, Mode::Debug);
+    let (bound, tls, cert) = match launch.mode {
+        Mode::Managed(Security::MutualTls { client_cert }) => {
+            let identity = tls::ServerIdentity::generate()?;
+            let cert =
+                base64::engine::general_purpose::STANDARD_NO_PAD.encode(identity.cert_der()?);
+            let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
+            let pending = PendingTls {
+                identity,
+                client_cert,
+            };
+            (bound, Some(pending), cert)
+        }
+        Mode::Managed(Security::Plaintext) => {
+            let bound = listener::Bound::bind(&launch.listen).map_err(ServeError::Listen)?;
+            (bound, None, String::new())
+        }
+        Mode::Debug => {
+            let bound = listener::Bound::bind_unix(&launch.listen.socket_dir)
+                .map_err(ServeError::Listen)?;
+            (bound, None, String::new())
+        }
+    };
+    let network = bound.network();
+    let address = bound.address().map_err(ServeError::Listen)?;
+    let announcement = if debug {
+        reattach_instructions(&config.provider_address, network, &address)
+    } else {
+        handshake_line(network, &address, &cert)
+    };
+    tracing::info!(network, address = %address, tls = tls.is_some(), "plugin server listening");
+    Ok(Prepared {
+        bound,
+        tls,
+        announcement,
+        debug,
+    })
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("bound", &self.bound)
+            .field("tls", &self.tls.is_some())
+            .field("announcement", &self.announcement)
+            .finish()
+    }
+}
+
+impl Prepared {
+    /// The handshake line or debug instructions.
+    pub fn announcement(&self) -> &str {
+        &self.announcement
+    }
+
+    /// Writes the announcement and flushes: for go-plugin it must be the first stdout line.
+    pub fn announce(&self, mut out: impl Write) -> Result<(), ServeError> {
+        out.write_all(self.announcement.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(ServeError::Announce)
+    }
+
+    /// Serves `provider` until `shutdown` fires (from `GRPCController.Shutdown` or the caller).
+    /// Returns after the grace period at the latest; the socket is removed by then.
+    pub async fn serve<P: Provider>(
+        self,
+        provider: P,
+        config: &ServeConfig,
+        shutdown: Shutdown,
+    ) -> Result<(), ServeError> {
+        let acceptor = match &self.tls {
+            Some(pending) => Some(pending.identity.acceptor(&pending.client_cert)?),
+            None => None,
+        };
+        let listener = Arc::new(self.bound.activate().map_err(ServeError::Listen)?);
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+            .await;
+        let router = Server::builder()
+            .add_service(health_service)
+            .add_service(
+                ProviderServer::new(provider)
+                    .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES),
+            )
+            .add_service(GrpcControllerServer::new(services::Controller {
+                shutdown: shutdown.clone(),
+            }))
+            .add_service(GrpcStdioServer::new(services::Stdio {
+                shutdown: shutdown.clone(),
+            }))
+            .add_service(GrpcBrokerServer::new(services::Broker {
+                shutdown: shutdown.clone(),
+            }));
+
+        let (ready_tx, ready_rx) = mpsc::channel::<Conn>(READY_QUEUE);
+        let accepting = tokio::spawn(accept_loop(
+            Arc::clone(&listener),
+            acceptor,
+            ready_tx,
+            shutdown.clone(),
+        ));
+
+        let stop = {
+            let shutdown = shutdown.clone();
+            async move { shutdown.wait().await }
+        };
+        let incoming = ReceiverStream::new(ready_rx).map(Ok::<Conn, io::Error>);
+        let serving = router.serve_with_incoming_shutdown(incoming, stop);
+        tokio::pin!(serving);
+        let deadline = async {
+            shutdown.wait().await;
+            tracing::debug!(reason = ?shutdown.reason(), "shutting down");
+            tokio::time::sleep(config.shutdown_grace).await;
+        };
+        let outcome = tokio::select! {
+            served = &mut serving => served.map_err(ServeError::Serve),
+            () = deadline => {
+                tracing::debug!("grace period over; abandoning open connections");
+                Ok(())
+            }
+        };
+        // The accept loop has seen the signal (or the server failed); either way it must end
+        // so the last reference to the listener goes, and the socket file with it.
+        shutdown.trigger(Reason::Terminate);
+        drop(accepting.await);
+        drop(listener);
+        outcome
+    }
+}
+
+/// [`prepare`], announce to `announce`, then [`Prepared::serve`]: the whole server minus
+/// process concerns (arguments, signals, runtime, exit code), for in-process use.
 pub async fn run<P: Provider>(
     provider: P,
     config: &ServeConfig,
     launch: Launch,
     shutdown: Shutdown,
-    mut announce: impl Write,
+    announce: impl Write,
 ) -> Result<(), ServeError> {
-    let (listener, acceptor, cert) = match &launch.mode {
-        Mode::Managed(Security::MutualTls { client_cert }) => {
-            let identity = tls::ServerIdentity::generate()?;
-            let acceptor = identity.acceptor(client_cert)?;
-            let cert =
-                base64::engine::general_purpose::STANDARD_NO_PAD.encode(identity.cert_der()?);
-            let listener = Listener::bind(&launch.listen).map_err(ServeError::Listen)?;
-            (listener, Some(acceptor), cert)
-        }
-        Mode::Managed(Security::Plaintext) => {
-            let listener = Listener::bind(&launch.listen).map_err(ServeError::Listen)?;
-            (listener, None, String::new())
-        }
-        Mode::Debug => {
-            let listener =
-                Listener::bind_unix(&launch.listen.socket_dir).map_err(ServeError::Listen)?;
-            (listener, None, String::new())
-        }
-    };
-    let network = listener.network();
-    let address = listener.address().map_err(ServeError::Listen)?;
-
-    let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
-        .await;
-    let router = Server::builder()
-        .add_service(health_service)
-        .add_service(
-            ProviderServer::new(provider)
-                .max_decoding_message_size(MAX_MESSAGE_BYTES)
-                .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(GrpcControllerServer::new(services::Controller {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(GrpcStdioServer::new(services::Stdio {
-            shutdown: shutdown.clone(),
-        }))
-        .add_service(GrpcBrokerServer::new(services::Broker {
-            shutdown: shutdown.clone(),
-        }));
-
-    let message = match launch.mode {
-        Mode::Managed(_) => handshake_line(network, &address, &cert),
-        Mode::Debug => reattach_instructions(&config.provider_address, network, &address),
-    };
-    announce
-        .write_all(message.as_bytes())
-        .and_then(|()| announce.flush())
-        .map_err(ServeError::Announce)?;
-    drop(announce);
-    tracing::info!(network, address = %address, tls = acceptor.is_some(), "plugin server listening");
-
-    let listener = Arc::new(listener);
-    let (ready_tx, ready_rx) = mpsc::channel::<Conn>(READY_QUEUE);
-    let accepting = tokio::spawn(accept_loop(
-        Arc::clone(&listener),
-        acceptor,
-        ready_tx,
-        shutdown.clone(),
-    ));
-
-    let stop = {
-        let shutdown = shutdown.clone();
-        async move { shutdown.wait().await }
-    };
-    let incoming = ReceiverStream::new(ready_rx).map(Ok::<Conn, io::Error>);
-    let serving = router.serve_with_incoming_shutdown(incoming, stop);
-    tokio::pin!(serving);
-    let deadline = async {
-        shutdown.wait().await;
-        tracing::debug!(reason = ?shutdown.reason(), "shutting down");
-        tokio::time::sleep(config.shutdown_grace).await;
-    };
-    let outcome = tokio::select! {
-        served = &mut serving => served.map_err(ServeError::Serve),
-        () = deadline => {
-            tracing::debug!("grace period over; abandoning open connections");
-            Ok(())
-        }
-    };
-    // The accept loop has seen the signal (or the server failed); either way it must end so
-    // the last reference to the listener goes and the socket file with it.
-    shutdown.trigger(Reason::Terminate);
-    drop(accepting.await);
-    drop(listener);
-    outcome
+    let prepared = prepare(config, launch)?;
+    prepared.announce(announce)?;
+    prepared.serve(provider, config, shutdown).await
 }
 
 /// go-plugin's handshake: `CORE|APP|NETWORK|ADDRESS|PROTOCOL|SERVERCERT`. The certificate is
@@ -329,5 +406,76 @@ mod tests {
         assert_eq!(entry["Pid"], std::process::id());
         assert_eq!(entry["Addr"]["Network"], "unix");
         assert_eq!(entry["Addr"]["String"], "/tmp/it's/plugin.sock");
+    }
+
+    /// Hands what `run` announces to the test.
+    struct Announce(Option<std::sync::mpsc::Sender<String>>);
+
+    impl Write for Announce {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if let Some(tx) = self.0.take() {
+                drop(tx.send(String::from_utf8_lossy(buf).into_owned()));
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn runs_in_process_until_shutdown_and_cleans_up() {
+        use crate::runtime::proto::plugin::grpc_controller_client::GrpcControllerClient;
+        use crate::runtime::proto::plugin::Empty;
+
+        struct Nothing;
+        impl Provider for Nothing {}
+
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let launch = Launch {
+            mode: Mode::Managed(Security::Plaintext),
+            listen: ListenConfig {
+                socket_dir: tmp.path().to_owned(),
+                ports: 10000..=25000,
+            },
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shutdown = Shutdown::new();
+        let config = ServeConfig::new("registry.terraform.io/hyperprotect/hyperprotect");
+        let server = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move { run(Nothing, &config, launch, shutdown, Announce(Some(tx))).await }
+        });
+        let line = rx.recv_timeout(Duration::from_secs(10)).expect("announced");
+        let fields: Vec<&str> = line.trim_end().split('|').collect();
+        assert_eq!(fields[..3], ["1", "6", "unix"], "{line}");
+        assert_eq!(fields[4..], ["grpc", ""], "{line}");
+        let socket = std::path::PathBuf::from(fields[3]);
+        assert!(socket.starts_with(tmp.path()));
+
+        let path = socket.clone();
+        let channel = tonic::transport::Endpoint::from_static("http://localhost")
+            .connect_with_connector(tower::service_fn(move |_| {
+                let path = path.clone();
+                async move {
+                    Ok::<_, io::Error>(hyper_util::rt::TokioIo::new(
+                        tokio::net::UnixStream::connect(path).await?,
+                    ))
+                }
+            }))
+            .await
+            .expect("connect");
+        GrpcControllerClient::new(channel)
+            .shutdown(Empty {})
+            .await
+            .expect("shutdown answered");
+        let served = tokio::time::timeout(Duration::from_secs(1), server)
+            .await
+            .expect("run returns within 1 s of Shutdown")
+            .expect("task");
+        assert!(served.is_ok(), "{served:?}");
+        assert_eq!(shutdown.reason(), Some(Reason::Controller));
+        assert!(!socket.exists());
     }
 }
