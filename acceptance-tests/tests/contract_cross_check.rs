@@ -965,7 +965,6 @@ fn rules_the_emulator_misses() -> Vec<(String, String, &'static str)> {
 }
 
 #[test]
-#[ignore = "emulator gap: mock_cloud::hpcr does not check syslog server/cert/key PEM, play resource kinds, auths/dct/env.volumes key patterns, rhs publicKey and cacerts base64, or the kms CRN pattern (sheet §8)"]
 fn emulator_rejects_what_the_provider_rejects() {
     let pki = pki();
     let mut missed = Vec::new();
@@ -995,7 +994,6 @@ fn emulator_rejects_what_the_provider_rejects() {
 }
 
 #[test]
-#[ignore = "emulator stricter than schema 1.0.116: it requires exactly one of play.resources/templates/archive and refuses env.confidential-containers"]
 fn emulator_accepts_what_the_schema_allows() {
     let pki = pki();
     let pod = "    - apiVersion: v1\n      kind: Pod\n      metadata:\n        name: app\n";

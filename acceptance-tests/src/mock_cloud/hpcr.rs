@@ -63,7 +63,14 @@
 //! - `envWorkloadSignature` without `env.signingKey` is not checked (a `# WARNING` line).
 //! - Both token prefixes (`hyper-protect-basic`, `contract-basic`) are accepted everywhere.
 //! - Section keys outside the schema's list (see `validate_workload`/`validate_env`) are
-//!   rejected; `play` takes exactly one of `resources`, `templates`, `archive`.
+//!   rejected (the sheet's §8 reading; the JSON schema itself leaves `env` and `logging` open).
+//! - Patterns are the ones published in `hpse-contract-schema-1.0.116.json`, with `\d`/`\s`
+//!   spelled as the ASCII classes RE2 (Go, which validates the schema in contract-go) gives them.
+//! - `contentEncoding: base64` (dct/rhs `publicKey`) is enforced: the value must decode.
+//! - An empty `syslog.server` is rejected although the schema's base64 pattern matches "":
+//!   it holds no CA certificate, so logging could not be set up and the guest would stop.
+//! - `grep11` needs all five of the schema's required keys: address, clientCert, clientKey,
+//!   caCert and metadata (with `aesKeyBlob`).
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
@@ -74,7 +81,9 @@ use openssl::rsa::Padding;
 use openssl::sign::{Signer, Verifier};
 use openssl::symm::Cipher;
 use openssl::x509::X509;
+use regex::Regex;
 use serde_yaml_ng::{Mapping, Value};
+use std::sync::OnceLock;
 
 use super::pki::Pki;
 
@@ -603,6 +612,172 @@ fn verify_sha256(key: &PKey<Public>, data: &[u8], sig: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------
 // Schema (contract-go schema 1.0.116, the rules the platform enforces at boot).
 
+/// A pattern from the published schema, compiled on first use.
+struct Pattern {
+    source: &'static str,
+    compiled: OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    const fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn is_match(&self, s: &str) -> Result<bool, Reject> {
+        self.compiled
+            .get_or_init(|| Regex::new(self.source).ok())
+            .as_ref()
+            .map(|r| r.is_match(s))
+            .ok_or_else(|| {
+                Reject::Internal(format!("schema pattern {:?} does not compile", self.source))
+            })
+    }
+}
+
+/// RE2's `\s`: `[\t\n\f\r ]` (no vertical tab, no Unicode spaces).
+macro_rules! ws {
+    () => {
+        r"[\t\n\f\r ]"
+    };
+}
+
+/// The schema's base64 body: groups of 4, whitespace allowed after each, padded tail.
+macro_rules! b64_body {
+    () => {
+        concat!(
+            r"(?:[A-Za-z0-9+/]{4}",
+            ws!(),
+            r"*)*(?:[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)?"
+        )
+    };
+}
+
+/// `base64cert` (syslog server/cert/key given as base64).
+static BASE64_CERT: Pattern = Pattern::new(concat!("^", b64_body!(), "$"));
+/// `cacertificate` (syslog server): one or more PEM certificates.
+static PEM_CA_CERTS: Pattern = Pattern::new(concat!(
+    "^(-----BEGIN CERTIFICATE-----",
+    ws!(),
+    "+",
+    b64_body!(),
+    ws!(),
+    "+-----END CERTIFICATE-----",
+    ws!(),
+    "*)+$"
+));
+/// `certificate` (syslog cert): exactly one PEM certificate.
+static PEM_CERT: Pattern = Pattern::new(concat!(
+    "^-----BEGIN CERTIFICATE-----",
+    ws!(),
+    "+",
+    b64_body!(),
+    ws!(),
+    "+-----END CERTIFICATE-----",
+    ws!(),
+    "*$"
+));
+/// `privkey` (syslog key): `PRIVATE KEY`, optionally qualified (`RSA`, `EC`, `ENCRYPTED`).
+static PEM_PRIVATE_KEY: Pattern = Pattern::new(concat!(
+    "^-----BEGIN (?:[A-Z]+",
+    ws!(),
+    "+)?PRIVATE KEY-----",
+    ws!(),
+    "+",
+    b64_body!(),
+    ws!(),
+    "+-----END (?:[A-Z]+",
+    ws!(),
+    "+)?PRIVATE KEY-----",
+    ws!(),
+    "*$"
+));
+/// `auths` keys: a registry host name (labels start with a letter) or IPv4 address, each
+/// with an optional port, or Docker Hub's legacy key.
+static REGISTRY_KEY: Pattern = Pattern::new(concat!(
+    r"^(([a-zA-Z]|[a-zA-Z][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z]|[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9])(:[0-9]+)?$",
+    r"|^(([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])(:[0-9]+)?$",
+    r"|^(https://index\.docker\.io/v1/)$"
+));
+/// `images.dct` keys: `host/namespace/name`, no tag.
+static DCT_IMAGE: Pattern = Pattern::new(
+    r"^(([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]*[a-zA-Z0-9])\.)*([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9])/[a-z0-9_-]{3,30}/[a-z0-9_-]{2,255}$",
+);
+/// `images.rhs` keys: `host.domain/path[:tag][@sha256:digest]`.
+static RHS_IMAGE: Pattern = Pattern::new(
+    r"^([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])(\.([a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9\-]{0,61}[a-zA-Z0-9]))+(/[a-z0-9_-]+)+(:[a-zA-Z0-9_][a-zA-Z0-9_.-]{2,127})?(@sha256:[a-f0-9]{64})?$",
+);
+/// `kms[].crn`: a root key CRN.
+static KEY_CRN: Pattern = Pattern::new(
+    r"^crn:(v[0-9]+):(bluemix|staging):(public|dedicated|local):([^:]+):([^:]+):([^:]+):([^:]+):key:(.+)$",
+);
+/// `grep11.address`: `host:port` or `IPv4:port`.
+static GREP11_ADDRESS: Pattern = Pattern::new(
+    r"^((([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+)|((25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})(\.(25[0-5]|2[0-4][0-9]|1?[0-9]{1,2})){3})):[0-9]{1,5}$",
+);
+/// `base64Material` (GREP11 certificates and keys).
+static BASE64_MATERIAL: Pattern = Pattern::new(r"^[A-Za-z0-9+/=]+$");
+/// `base64MaterialOrMasked`: the AES key blobs, which the guest overwrites with `*`s.
+static BASE64_MATERIAL_OR_MASKED: Pattern = Pattern::new(r"^([A-Za-z0-9+/=]+|\*+)$");
+/// Volume names, in `workload.volumes` and `env.volumes`.
+static VOLUME_NAME: Pattern = Pattern::new(r"^[a-z_][a-z0-9_-]*$");
+
+/// Every pattern, so a test can prove they all compile.
+#[cfg(test)]
+static ALL_PATTERNS: &[&Pattern] = &[
+    &BASE64_CERT,
+    &PEM_CA_CERTS,
+    &PEM_CERT,
+    &PEM_PRIVATE_KEY,
+    &REGISTRY_KEY,
+    &DCT_IMAGE,
+    &RHS_IMAGE,
+    &KEY_CRN,
+    &GREP11_ADDRESS,
+    &BASE64_MATERIAL,
+    &BASE64_MATERIAL_OR_MASKED,
+    &VOLUME_NAME,
+];
+
+/// A string that must match one of `patterns`; `rule` says which forms are allowed (never
+/// the value, which may be a key or certificate).
+fn check_pattern(v: &Value, path: &str, patterns: &[&Pattern], rule: &str) -> Result<(), Reject> {
+    let s = as_str(v, path)?;
+    for p in patterns {
+        if p.is_match(s)? {
+            return Ok(());
+        }
+    }
+    Err(schema(path, rule))
+}
+
+/// A map key that must match `pattern` (the schema's `patternProperties` with
+/// `additionalProperties: false`).
+fn check_key(key: &str, path: &str, pattern: &Pattern, rule: &str) -> Result<(), Reject> {
+    if pattern.is_match(key)? {
+        Ok(())
+    } else {
+        Err(schema(
+            join(path, key),
+            format!("invalid key: must be {rule}"),
+        ))
+    }
+}
+
+/// `contentEncoding: base64`: standard alphabet, padded, line breaks allowed.
+fn check_base64(v: &Value, path: &str) -> Result<(), Reject> {
+    let compact: String = as_str(v, path)?
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    if compact.is_empty() || B64.decode(compact.as_bytes()).is_err() {
+        return Err(schema(path, "must be base64 (standard alphabet, padded)"));
+    }
+    Ok(())
+}
+
 /// `a.b` for identifier-like keys, `a["x.y"]` otherwise, so paths stay unambiguous.
 fn join(path: &str, key: &str) -> String {
     if !key.is_empty()
@@ -727,7 +902,9 @@ fn check_seed(v: &Value, path: &str) -> Result<(), Reject> {
     Ok(())
 }
 
-fn check_archive(v: &Value, path: &str) -> Result<(), Reject> {
+/// The schema's `tgz` pattern `^[-A-Za-z0-9+/]*={0,3}$` with minLength 4 (also used for
+/// `cacerts` values); `what` names the content in the reason.
+fn check_archive_like(v: &Value, path: &str, what: &str) -> Result<(), Reject> {
     let s = as_str(v, path)?;
     let body = s.trim_end_matches('=');
     let ok = s.len() >= 4
@@ -738,10 +915,14 @@ fn check_archive(v: &Value, path: &str) -> Result<(), Reject> {
     if !ok {
         return Err(schema(
             path,
-            "must be base64 of a tgz archive (at least 4 characters)",
+            format!("must be base64 of {what} (at least 4 characters)"),
         ));
     }
     Ok(())
+}
+
+fn check_archive(v: &Value, path: &str) -> Result<(), Reject> {
+    check_archive_like(v, path, "a tgz archive")
 }
 
 fn is_hostname(s: &str) -> bool {
@@ -795,6 +976,12 @@ fn check_env_vars(v: &Value, path: &str) -> Result<(), Reject> {
 
 fn check_auths(v: &Value, path: &str) -> Result<(), Reject> {
     for (host, cred) in entries(as_map(v, path)?, path)? {
+        check_key(
+            host,
+            path,
+            &REGISTRY_KEY,
+            "a registry host name or IPv4 address (optionally with :port) or https://index.docker.io/v1/",
+        )?;
         let p = join(path, host);
         let cred = as_map(cred, &p)?;
         only_keys(cred, &p, &["username", "password"])?;
@@ -814,23 +1001,89 @@ fn check_images(v: &Value, path: &str) -> Result<(), Reject> {
     if let Some(dct) = m.get("dct") {
         let dp = join(path, "dct");
         for (image, spec) in entries(as_map(dct, &dp)?, &dp)? {
+            check_key(
+                image,
+                &dp,
+                &DCT_IMAGE,
+                "an image name host/namespace/name (no tag)",
+            )?;
             let ip = join(&dp, image);
             let spec = as_map(spec, &ip)?;
             only_keys(spec, &ip, &["notary", "publicKey"])?;
-            let notary = as_str(required(spec, &ip, "notary")?, &join(&ip, "notary"))?;
-            if !notary.contains("://") {
-                return Err(schema(join(&ip, "notary"), "must be a URI"));
+            let np = join(&ip, "notary");
+            if !is_uri(as_str(required(spec, &ip, "notary")?, &np)?) {
+                return Err(schema(np, "must be a URI (RFC 3986, with a scheme)"));
             }
-            as_str(required(spec, &ip, "publicKey")?, &join(&ip, "publicKey"))?;
+            check_base64(required(spec, &ip, "publicKey")?, &join(&ip, "publicKey"))?;
         }
     }
     if let Some(rhs) = m.get("rhs") {
         let rp = join(path, "rhs");
         for (image, spec) in entries(as_map(rhs, &rp)?, &rp)? {
+            check_key(
+                image,
+                &rp,
+                &RHS_IMAGE,
+                "an image reference host.domain/path[:tag][@sha256:digest]",
+            )?;
             let ip = join(&rp, image);
             let spec = as_map(spec, &ip)?;
             only_keys(spec, &ip, &["publicKey"])?;
-            as_str(required(spec, &ip, "publicKey")?, &join(&ip, "publicKey"))?;
+            check_base64(required(spec, &ip, "publicKey")?, &join(&ip, "publicKey"))?;
+        }
+    }
+    Ok(())
+}
+
+/// `format: uri`: an RFC 3986 URI, which always has a scheme (`https://…`, `urn:…`). Only the
+/// URI character set is checked beyond the scheme; `%` must start a hex escape.
+fn is_uri(s: &str) -> bool {
+    let Some((scheme, rest)) = s.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic())
+        && scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+            continue;
+        }
+        let allowed = b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&b);
+        if !allowed {
+            return false;
+        }
+        i += 1;
+    }
+    scheme_ok
+}
+
+/// `play.resources` / `play.templates`: each item is a Kubernetes `Pod` or `ConfigMap` (the
+/// schema's `oneOf`; an item without `kind` matches both and so neither).
+fn check_k8s_items(v: &Value, path: &str) -> Result<(), Reject> {
+    for (i, item) in as_seq(v, path)?.iter().enumerate() {
+        let ip = format!("{path}[{i}]");
+        let kp = join(&ip, "kind");
+        match as_map(item, &ip)?.get("kind") {
+            Some(Value::String(k)) if k == "Pod" || k == "ConfigMap" => {}
+            Some(_) => return Err(schema(kp, "must be Pod or ConfigMap")),
+            None => {
+                return Err(schema(
+                    kp,
+                    "required property is missing (must be Pod or ConfigMap)",
+                ))
+            }
         }
     }
     Ok(())
@@ -863,11 +1116,11 @@ fn validate_workload(m: &Mapping) -> Result<&'static str, Reject> {
             check_archive(required(spec, &wp, "archive")?, &join(&wp, "archive"))?;
         }
         "play" => {
+            // No `required` and no `oneOf` here in the schema: any combination, even none.
             only_keys(spec, &wp, &["resources", "templates", "archive"])?;
-            exactly_one(spec, &wp, &["resources", "templates", "archive"])?;
             for list in ["resources", "templates"] {
                 if let Some(v) = spec.get(list) {
-                    as_seq(v, &join(&wp, list))?;
+                    check_k8s_items(v, &join(&wp, list))?;
                 }
             }
             if let Some(a) = spec.get("archive") {
@@ -889,16 +1142,7 @@ fn validate_workload(m: &Mapping) -> Result<&'static str, Reject> {
         let vp = join(path, "volumes");
         for (name, vol) in entries(as_map(v, &vp)?, &vp)? {
             let np = join(&vp, name);
-            let valid_name = name
-                .bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
-                && name.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                });
-            if !valid_name {
-                return Err(schema(np, "volume names must match ^[a-z_][a-z0-9-_]*$"));
-            }
+            check_volume_name(name, &vp)?;
             let vol = as_map(vol, &np)?;
             only_keys(vol, &np, &["seed", "mount", "filesystem", "previousSeed"])?;
             check_seed(required(vol, &np, "seed")?, &join(&np, "seed"))?;
@@ -928,6 +1172,17 @@ fn validate_workload(m: &Mapping) -> Result<&'static str, Reject> {
     })
 }
 
+fn check_volume_name(name: &str, path: &str) -> Result<(), Reject> {
+    if VOLUME_NAME.is_match(name)? {
+        Ok(())
+    } else {
+        Err(schema(
+            join(path, name),
+            "volume names must match ^[a-z_][a-z0-9-_]*$",
+        ))
+    }
+}
+
 /// Validates the env section; returns where logging goes (host and port, no credentials).
 fn validate_env(m: &Mapping) -> Result<String, Reject> {
     let path = "env";
@@ -942,9 +1197,14 @@ fn validate_env(m: &Mapping) -> Result<String, Reject> {
             "env",
             "auths",
             "cacerts",
+            // Listed (as any map) in schema 1.0.116 for the confidential-containers runtime.
+            "confidential-containers",
         ],
     )?;
     check_type(m, path, "env")?;
+    if let Some(v) = m.get("confidential-containers") {
+        as_map(v, &join(path, "confidential-containers"))?;
+    }
     let lp = join(path, "logging");
     let logging = as_map(required(m, path, "logging")?, &lp)?;
     only_keys(logging, &lp, &["logRouter", "syslog"])?;
@@ -960,16 +1220,31 @@ fn validate_env(m: &Mapping) -> Result<String, Reject> {
     } else {
         only_keys(target, &tp, &["hostname", "server", "port", "cert", "key"])?;
         let sp = join(&tp, "server");
-        if as_str(required(target, &tp, "server")?, &sp)?
-            .trim()
-            .is_empty()
-        {
+        let server = required(target, &tp, "server")?;
+        if as_str(server, &sp)?.trim().is_empty() {
             return Err(schema(sp, "must hold the server's CA certificate(s)"));
         }
-        for opt in ["cert", "key"] {
-            if let Some(v) = target.get(opt) {
-                as_str(v, &join(&tp, opt))?;
-            }
+        check_pattern(
+            server,
+            &sp,
+            &[&PEM_CA_CERTS, &BASE64_CERT],
+            "must be PEM CA certificate(s) or base64",
+        )?;
+        if let Some(v) = target.get("cert") {
+            check_pattern(
+                v,
+                &join(&tp, "cert"),
+                &[&PEM_CERT, &BASE64_CERT],
+                "must be a PEM certificate or base64",
+            )?;
+        }
+        if let Some(v) = target.get("key") {
+            check_pattern(
+                v,
+                &join(&tp, "key"),
+                &[&PEM_PRIVATE_KEY, &BASE64_CERT],
+                "must be a PEM private key or base64",
+            )?;
         }
     }
     let hp = join(&tp, "hostname");
@@ -987,74 +1262,8 @@ fn validate_env(m: &Mapping) -> Result<String, Reject> {
     if let Some(v) = m.get("volumes") {
         let vp = join(path, "volumes");
         for (name, vol) in entries(as_map(v, &vp)?, &vp)? {
-            let np = join(&vp, name);
-            let vol = as_map(vol, &np)?;
-            only_keys(
-                vol,
-                &np,
-                &[
-                    "seed",
-                    "uv-secret-id",
-                    "previousSeed",
-                    "uv-previous-secret-id",
-                    "kms",
-                    "grep11",
-                    "kmsTimeout",
-                    "apiKey",
-                    "volumeName",
-                    "volumeID",
-                ],
-            )?;
-            match exactly_one(vol, &np, &["seed", "uv-secret-id"])? {
-                "seed" => check_seed(required(vol, &np, "seed")?, &join(&np, "seed"))?,
-                _ => {
-                    let up = join(&np, "uv-secret-id");
-                    let id = as_str(required(vol, &np, "uv-secret-id")?, &up)?;
-                    if !matches!(
-                        id.strip_prefix("index-"),
-                        Some("1" | "2" | "3" | "4" | "5" | "6" | "7" | "8")
-                    ) {
-                        return Err(schema(up, "must match ^index-[1-8]$"));
-                    }
-                }
-            }
-            if let Some(p) = vol.get("previousSeed") {
-                check_seed(p, &join(&np, "previousSeed"))?;
-            }
-            if let Some(t) = vol.get("kmsTimeout") {
-                let tp = join(&np, "kmsTimeout");
-                let ok = matches!(t, Value::Number(n) if n.as_u64().is_some_and(|n| n <= 20));
-                if !ok {
-                    return Err(schema(tp, "must be an integer from 0 to 20"));
-                }
-            }
-            if let Some(kms) = vol.get("kms") {
-                let kp = join(&np, "kms");
-                let list = as_seq(kms, &kp)?;
-                if list.is_empty() || list.len() > 5 {
-                    return Err(schema(kp, "must hold 1 to 5 entries"));
-                }
-                for (i, entry) in list.iter().enumerate() {
-                    let ep = format!("{kp}[{i}]");
-                    let e = as_map(entry, &ep)?;
-                    only_keys(e, &ep, &["apiKey", "crn", "type"])?;
-                    let ap = join(&ep, "apiKey");
-                    if as_str(required(e, &ep, "apiKey")?, &ap)?.chars().count() < 10 {
-                        return Err(schema(ap, "must be at least 10 characters"));
-                    }
-                    let cp = join(&ep, "crn");
-                    let crn = as_str(required(e, &ep, "crn")?, &cp)?;
-                    if !(crn.starts_with("crn:v") && crn.contains(":key:")) {
-                        return Err(schema(cp, "must be a key CRN (crn:v1:…:key:…)"));
-                    }
-                    let tp = join(&ep, "type");
-                    if let Some(t) = e.get("type") {
-                        if !matches!(as_str(t, &tp)?, "public" | "private") {
-                            return Err(schema(tp, "must be public or private"));
-                        }
-                    }
-                }
-            }
+            check_volume_name(name, &vp)?;
+            check_env_volume(vol, &join(&vp, name))?;
         }
     }
     if let Some(v) = m.get("env") {
@@ -1065,14 +1274,162 @@ fn validate_env(m: &Mapping) -> Result<String, Reject> {
     }
     if let Some(v) = m.get("cacerts") {
         let cp = join(path, "cacerts");
-        if as_seq(v, &cp)?.len() > 1 {
+        let items = as_seq(v, &cp)?;
+        if items.len() > 1 {
             return Err(schema(cp, "must hold at most 1 entry"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            let ip = format!("{cp}[{i}]");
+            // The schema's key pattern `^[a-zA-Z0-9]*` is unanchored at the end, so it
+            // matches every name: only the values are checked.
+            for (name, cert) in entries(as_map(item, &ip)?, &ip)? {
+                check_archive_like(cert, &join(&ip, name), "a CA certificate")?;
+            }
         }
     }
     if let Some(v) = m.get("signingKey") {
         as_str(v, &join(path, "signingKey"))?;
     }
     Ok(logging_target)
+}
+
+/// `^index-[1-8]$`
+fn check_uv_secret_id(v: &Value, path: &str) -> Result<(), Reject> {
+    let id = as_str(v, path)?;
+    if !matches!(
+        id.strip_prefix("index-"),
+        Some("1" | "2" | "3" | "4" | "5" | "6" | "7" | "8")
+    ) {
+        return Err(schema(path, "must match ^index-[1-8]$"));
+    }
+    Ok(())
+}
+
+fn check_min_chars(v: &Value, path: &str, min: usize) -> Result<(), Reject> {
+    if as_str(v, path)?.chars().count() < min {
+        return Err(schema(path, format!("must be at least {min} characters")));
+    }
+    Ok(())
+}
+
+/// One `env.volumes.<name>` entry (the schema's `envVolume`).
+fn check_env_volume(v: &Value, np: &str) -> Result<(), Reject> {
+    let vol = as_map(v, np)?;
+    only_keys(
+        vol,
+        np,
+        &[
+            "seed",
+            "uv-secret-id",
+            "previousSeed",
+            "uv-previous-secret-id",
+            "kms",
+            "grep11",
+            "kmsTimeout",
+            "apiKey",
+            "volumeName",
+            "volumeID",
+        ],
+    )?;
+    match exactly_one(vol, np, &["seed", "uv-secret-id"])? {
+        "seed" => check_seed(required(vol, np, "seed")?, &join(np, "seed"))?,
+        _ => check_uv_secret_id(
+            required(vol, np, "uv-secret-id")?,
+            &join(np, "uv-secret-id"),
+        )?,
+    }
+    if let Some(p) = vol.get("previousSeed") {
+        check_seed(p, &join(np, "previousSeed"))?;
+    }
+    if let Some(p) = vol.get("uv-previous-secret-id") {
+        let pp = join(np, "uv-previous-secret-id");
+        check_uv_secret_id(p, &pp)?;
+        // The schema's `if uv-previous-secret-id then uv-secret-id`.
+        if !vol.contains_key("uv-secret-id") {
+            return Err(schema(pp, "needs uv-secret-id next to it"));
+        }
+    }
+    if let Some(t) = vol.get("kmsTimeout") {
+        let tp = join(np, "kmsTimeout");
+        let ok = matches!(t, Value::Number(n) if n.as_u64().is_some_and(|n| n <= 20));
+        if !ok {
+            return Err(schema(tp, "must be an integer from 0 to 20"));
+        }
+    }
+    for (key, min) in [("apiKey", 10), ("volumeName", 1), ("volumeID", 3)] {
+        if let Some(x) = vol.get(key) {
+            check_min_chars(x, &join(np, key), min)?;
+        }
+    }
+    if let Some(kms) = vol.get("kms") {
+        let kp = join(np, "kms");
+        let list = as_seq(kms, &kp)?;
+        if list.is_empty() || list.len() > 5 {
+            return Err(schema(kp, "must hold 1 to 5 entries"));
+        }
+        for (i, entry) in list.iter().enumerate() {
+            let ep = format!("{kp}[{i}]");
+            let e = as_map(entry, &ep)?;
+            only_keys(e, &ep, &["apiKey", "crn", "type"])?;
+            check_min_chars(required(e, &ep, "apiKey")?, &join(&ep, "apiKey"), 10)?;
+            check_pattern(
+                required(e, &ep, "crn")?,
+                &join(&ep, "crn"),
+                &[&KEY_CRN],
+                "must be a root key CRN crn:v<n>:(bluemix|staging):(public|dedicated|local):<service>:<location>:<scope>:<instance>:key:<id>",
+            )?;
+            let tp = join(&ep, "type");
+            if let Some(t) = e.get("type") {
+                if !matches!(as_str(t, &tp)?, "public" | "private") {
+                    return Err(schema(tp, "must be public or private"));
+                }
+            }
+        }
+    }
+    if let Some(g) = vol.get("grep11") {
+        check_grep11(g, &join(np, "grep11"))?;
+    }
+    Ok(())
+}
+
+/// `grep11` (the schema's `grep11Endpoint`): an HPCS GREP11 server that unwraps the AES key
+/// blob protecting the volume.
+fn check_grep11(v: &Value, gp: &str) -> Result<(), Reject> {
+    let g = as_map(v, gp)?;
+    const FIELDS: [&str; 5] = ["address", "clientCert", "clientKey", "caCert", "metadata"];
+    only_keys(g, gp, &FIELDS)?;
+    for field in FIELDS {
+        required(g, gp, field)?;
+    }
+    check_pattern(
+        required(g, gp, "address")?,
+        &join(gp, "address"),
+        &[&GREP11_ADDRESS],
+        "must be host:port or IPv4:port",
+    )?;
+    for field in ["clientCert", "clientKey", "caCert"] {
+        check_pattern(
+            required(g, gp, field)?,
+            &join(gp, field),
+            &[&BASE64_MATERIAL],
+            "must be base64 (A-Z a-z 0-9 + / =)",
+        )?;
+    }
+    let mp = join(gp, "metadata");
+    let meta = as_map(required(g, gp, "metadata")?, &mp)?;
+    only_keys(meta, &mp, &["aesKeyBlob", "previousaesKeyBlob"])?;
+    required(meta, &mp, "aesKeyBlob")?;
+    for field in ["aesKeyBlob", "previousaesKeyBlob"] {
+        if let Some(blob) = meta.get(field) {
+            check_pattern(
+                blob,
+                &join(&mp, field),
+                &[&BASE64_MATERIAL_OR_MASKED],
+                "must be base64 (A-Z a-z 0-9 + / =) or a run of *",
+            )?;
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1319,6 +1676,154 @@ mod tests {
         assert!(!is_hostname("a..b"));
         assert_eq!(join("env.auths", "us.icr.io"), "env.auths[\"us.icr.io\"]");
         assert_eq!(join("env", "logging"), "env.logging");
+    }
+
+    #[test]
+    fn every_schema_pattern_compiles() {
+        for p in ALL_PATTERNS {
+            assert!(p.is_match("").is_ok(), "{}", p.source);
+        }
+    }
+
+    fn matches(p: &Pattern, s: &str) -> bool {
+        p.is_match(s).expect("pattern compiles")
+    }
+
+    #[test]
+    fn pem_patterns_follow_the_schema() {
+        let body = "MIIBszCCAVmgAwIBAgIU\nAbCd+/==";
+        let cert = format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n");
+        assert!(matches(&PEM_CERT, &cert));
+        assert!(matches(&PEM_CA_CERTS, &cert));
+        // A bundle is fine for `server`, not for `cert`.
+        let bundle = format!("{cert}{cert}");
+        assert!(matches(&PEM_CA_CERTS, &bundle));
+        assert!(!matches(&PEM_CERT, &bundle));
+        // The schema wants whitespace between the armour and the body.
+        assert!(!matches(
+            &PEM_CERT,
+            "-----BEGIN CERTIFICATE-----AAAA\n-----END CERTIFICATE-----"
+        ));
+        // Leading text, other labels and non-base64 bodies do not match.
+        assert!(!matches(&PEM_CA_CERTS, &format!(" {cert}")));
+        assert!(!matches(
+            &PEM_CERT,
+            &cert.replace("CERTIFICATE", "PUBLIC KEY")
+        ));
+        assert!(!matches(&PEM_CERT, &cert.replace("AbCd", "Ab!d")));
+        for label in [
+            "PRIVATE KEY",
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+        ] {
+            let key = format!("-----BEGIN {label}-----\nAAAA\n-----END {label}-----");
+            assert!(matches(&PEM_PRIVATE_KEY, &key), "{label}");
+        }
+        assert!(!matches(
+            &PEM_PRIVATE_KEY,
+            "-----BEGIN rsa PRIVATE KEY-----\nAAAA\n-----END rsa PRIVATE KEY-----"
+        ));
+        // Base64 form: groups of four, whitespace only between groups.
+        assert!(matches(&BASE64_CERT, "QUJDRA=="));
+        assert!(matches(&BASE64_CERT, "QUJD RA=="));
+        assert!(!matches(&BASE64_CERT, "QUJ DRA=="));
+        assert!(!matches(&BASE64_CERT, "QUJDRA==\n"));
+        assert!(!matches(&BASE64_CERT, "not pem!"));
+    }
+
+    #[test]
+    fn key_patterns_follow_the_schema() {
+        for ok in [
+            "us.icr.io",
+            "localhost:5000",
+            "10.0.0.1:443",
+            "https://index.docker.io/v1/",
+        ] {
+            assert!(matches(&REGISTRY_KEY, ok), "{ok}");
+        }
+        // Host labels start with a letter; octets have no leading zero.
+        for bad in [
+            "not a host",
+            "1abc.io",
+            "us.icr.io/",
+            "010.0.0.1",
+            "https://us.icr.io/v1/",
+        ] {
+            assert!(!matches(&REGISTRY_KEY, bad), "{bad}");
+        }
+        assert!(matches(&DCT_IMAGE, "us.icr.io/myns/app"));
+        assert!(matches(&DCT_IMAGE, "docker.io/library/busybox"));
+        for bad in [
+            "app:latest",
+            "us.icr.io/ns/app",
+            "us.icr.io/myns/app:1",
+            "us.icr.io/myns/App",
+        ] {
+            assert!(!matches(&DCT_IMAGE, bad), "{bad}");
+        }
+        let digest = "0123456789abcdef".repeat(4);
+        assert!(matches(&RHS_IMAGE, "us.icr.io/ns/app"));
+        assert!(matches(
+            &RHS_IMAGE,
+            &format!("us.icr.io/a/b:v1.2@sha256:{digest}")
+        ));
+        for bad in [
+            "localhost/app",
+            "us.icr.io",
+            "us.icr.io/app:v1:2",
+            "us.icr.io/App",
+        ] {
+            assert!(!matches(&RHS_IMAGE, bad), "{bad}");
+        }
+        assert!(matches(&VOLUME_NAME, "data_1-x"));
+        assert!(matches(&VOLUME_NAME, "_x"));
+        assert!(!matches(&VOLUME_NAME, "Data"));
+        assert!(!matches(&VOLUME_NAME, "1data"));
+    }
+
+    #[test]
+    fn value_patterns_follow_the_schema() {
+        let crn = "crn:v1:bluemix:public:hs-crypto:us-south:a/0123:inst:key:0123:x";
+        assert!(matches(&KEY_CRN, crn));
+        assert!(!matches(&KEY_CRN, &crn.replace("bluemix", "nowhere")));
+        assert!(!matches(&KEY_CRN, &crn.replace(":key:", ":secret:")));
+        assert!(!matches(&KEY_CRN, &crn.replace("v1", "v")));
+        assert!(!matches(&KEY_CRN, &format!("{crn}\n")));
+        for ok in ["grep11.example.com:9876", "192.168.1.100:9876", "h:1"] {
+            assert!(matches(&GREP11_ADDRESS, ok), "{ok}");
+        }
+        for bad in ["grep11.example.com", "host:123456", "host :1"] {
+            assert!(!matches(&GREP11_ADDRESS, bad), "{bad}");
+        }
+        assert!(matches(&BASE64_MATERIAL, "Q0VSVA=="));
+        assert!(!matches(&BASE64_MATERIAL, "Q0VS VA=="));
+        assert!(!matches(&BASE64_MATERIAL, "****"));
+        assert!(matches(&BASE64_MATERIAL_OR_MASKED, "****"));
+        assert!(!matches(&BASE64_MATERIAL_OR_MASKED, "**=="));
+    }
+
+    #[test]
+    fn uris_need_a_scheme_not_an_authority() {
+        for ok in [
+            "https://notary.us.icr.io",
+            "urn:ietf:rfc:3986",
+            "urn:uuid:6e8bc430-9c3a-11d9-9669-0800200c9a66",
+            "mailto:a@b.c",
+            "https://h/p%20q",
+        ] {
+            assert!(is_uri(ok), "{ok}");
+        }
+        for bad in [
+            "not a uri",
+            "notary.us.icr.io",
+            "1https://h",
+            "https://h/p q",
+            "https://h/%zz",
+            ":x",
+        ] {
+            assert!(!is_uri(bad), "{bad}");
+        }
     }
 
     #[test]
