@@ -912,9 +912,9 @@ fn rsa_4096_platform_round_trip() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Known disagreements. Each test states what the fact sheet (§8, schema 1.0.116, checked
-// against contract-go's `hpse-contract-schema-1.0.116.json`) requires; both fail today
-// because of the emulator, which is outside this file.
+// Former disagreements, now agreements. Each test states what the fact sheet (§8, schema
+// 1.0.116, checked against contract-go's `hpse-contract-schema-1.0.116.json`) requires; both
+// once failed because of the emulator, which has since been fixed.
 
 /// Sections that break a schema rule the provider enforces and the emulator does not check.
 fn rules_the_emulator_misses() -> Vec<(String, String, &'static str)> {
