@@ -658,15 +658,33 @@ fn is_legacy_encrypted_pem(s: &str) -> bool {
     s.contains("Proc-Type:") || s.contains("DEK-Info:")
 }
 
+/// The schema's `format: uri`: an RFC 3986 URI, so a scheme (letter, then letters, digits,
+/// `+ - .`), `:`, then only URI characters (`%` starting a two-digit hex escape). The part
+/// after the scheme may be empty (`hier-part` can be `path-empty`).
 fn is_uri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else {
         return false;
     };
     let mut sc = scheme.chars();
-    matches!(sc.next(), Some(c) if c.is_ascii_alphabetic())
-        && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !rest.is_empty()
-        && !s.chars().any(|c| c.is_whitespace())
+    let scheme_ok = matches!(sc.next(), Some(c) if c.is_ascii_alphabetic())
+        && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else if bytes[i].is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&bytes[i])
+        {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    scheme_ok
 }
 
 /// `^crn:(v\d+):(bluemix|staging):(public|dedicated|local):([^:]+):([^:]+):([^:]+):([^:]+):key:(.+)$`
@@ -2146,6 +2164,29 @@ signingKey: "{pub_escaped}"
             "env.cacerts[0][\"my-ca.pem\"]",
             "base64",
         );
+    }
+
+    #[test]
+    fn notary_uris_follow_rfc_3986() {
+        for good in [
+            "https://notary.us.icr.io",
+            "urn:ibm:notary",
+            "https:",
+            "h+s.x-y:/a%20b?q#f",
+        ] {
+            assert!(is_uri(good), "{good}");
+        }
+        for bad in [
+            "notary.us.icr.io",
+            "1http://a",
+            ":x",
+            "https://a b",
+            "https://a/<b>",
+            "https://a/%zz",
+            "https://a/%4",
+        ] {
+            assert!(!is_uri(bad), "{bad}");
+        }
     }
 
     #[test]
