@@ -14,6 +14,12 @@
 //!   the provider does not; the schema's `format: hostname` leaves it to the validator.
 //! - an empty syslog `cert`/`key`: the schema's `base64cert` pattern matches `""` and the
 //!   emulator follows it; the provider refuses an empty certificate or key on purpose.
+//!
+//! Where both sides are stricter than the published schema, they agree, so the generator
+//! keeps these cases and the property holds; schema 1.0.116 itself would accept: logging
+//! ports above 65535 (`exclusiveMinimum: 0`, no maximum), an empty `logRouter.iamApiKey` (no
+//! `minLength`), and keys beside `logRouter`/`syslog` in `env.logging` (no
+//! `additionalProperties: false` there).
 
 use std::sync::OnceLock;
 
@@ -763,10 +769,27 @@ fn mutations() -> impl Strategy<Value = Mutation> {
             vec![K("images"), K("dct"), K("us.icr.io/myns/app"), K("notary")],
             s(v)
         )),
-        text("[a-z0-9.]{1,8}/[a-z0-9_-]{1,4}/[a-zA-Z0-9_:-]{1,4}").prop_map(|to| rename(
+        prop_oneof![
+            text("[a-z0-9.-]{1,8}/[a-z0-9_-]{1,4}/[a-zA-Z0-9_:-]{1,4}"),
+            (62usize..66).prop_map(|n| format!("{}.io/myns/app", "a".repeat(n))),
+        ]
+        .prop_map(|to| rename(
             W,
             vec![K("images"), K("dct")],
             "us.icr.io/myns/app",
+            to
+        )),
+        // RHS image references
+        prop_oneof![
+            text("[a-z0-9-]{1,3}(\\.[a-z0-9-]{1,3}){0,2}(/[a-zA-Z0-9_-]{0,3}){1,2}(:[a-zA-Z0-9_.-]{0,4})?"),
+            (62usize..66).prop_map(|n| format!("{}.io/ns/img:latest", "b".repeat(n))),
+            Just(format!("us.icr.io/ns/img@sha256:{}", "ab".repeat(32))),
+            Just(format!("us.icr.io/ns/img:v1@sha256:{}", "AB".repeat(32))),
+        ]
+        .prop_map(|to| rename(
+            W,
+            vec![K("images"), K("rhs")],
+            "us.icr.io/myns/app:latest",
             to
         )),
     ]
@@ -880,14 +903,52 @@ fn disagreement(workload: &Value, env: &Value) -> Option<String> {
         (None, false) => Some(format!("emulator boots, provider rejects: {ours:#?}")),
         (Some(reason), true) => Some(format!("emulator rejects ({reason}), provider accepts")),
         (Some(reason), false) => {
-            let named = paths
-                .iter()
-                .any(|p| reason.starts_with(&format!("schema: {p}: ")));
+            let named = paths.iter().any(|p| {
+                reason.starts_with(&format!("schema: {p}: "))
+                    || reason.starts_with(&format!("schema: {}: ", emulator_style(p)))
+            });
             (!named).then(|| {
                 format!("both reject, but the emulator's reason ({reason}) names none of the provider's paths {paths:?}")
             })
         }
     }
+}
+
+/// The emulator cuts map keys longer than 40 characters in the paths it prints (`…`), so a
+/// pasted secret used as a key is not echoed whole; the provider prints the whole key. This
+/// renders a provider path the emulator's way (generated keys hold no `"` or `]`).
+fn emulator_style(path: &str) -> String {
+    const MAX: usize = 40;
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find("[\"") {
+        out.push_str(&rest[..open + 2]);
+        rest = &rest[open + 2..];
+        let close = rest.find("\"]").unwrap_or(rest.len());
+        let key = &rest[..close];
+        if key.chars().count() > MAX {
+            out.extend(key.chars().take(MAX));
+            out.push('…');
+        } else {
+            out.push_str(key);
+        }
+        rest = &rest[close..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn emulator_style_paths_cut_long_keys_only() {
+    let long = "k".repeat(45);
+    assert_eq!(
+        emulator_style(&format!("workload.auths[\"{long}\"].password")),
+        format!("workload.auths[\"{}…\"].password", "k".repeat(40))
+    );
+    assert_eq!(
+        emulator_style("env.cacerts[0][\"my-ca.pem\"]"),
+        "env.cacerts[0][\"my-ca.pem\"]"
+    );
 }
 
 #[test]

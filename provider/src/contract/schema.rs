@@ -481,7 +481,23 @@ fn is_dct_image(s: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     };
-    parts.len() == 3 && is_hostname(parts[0]) && seg(parts[1], 3, 30) && seg(parts[2], 2, 255)
+    parts.len() == 3
+        && parts[0]
+            .split('.')
+            .all(|l| is_image_host_label(l, usize::MAX))
+        && seg(parts[1], 3, 30)
+        && seg(parts[2], 2, 255)
+}
+
+/// A host label of the schema's image-name patterns: letters, digits and `-`, starting and
+/// ending with a letter or digit, at most `max` characters (63 for `rhs`, unbounded for `dct`).
+fn is_image_host_label(label: &str, max: usize) -> bool {
+    let b = label.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
 /// Image reference for Red Hat simple signing: `host.domain/path[:tag][@sha256:digest]`.
@@ -518,7 +534,7 @@ fn is_rhs_image(s: &str) -> bool {
         }
     }
     host.contains('.')
-        && is_hostname(host)
+        && host.split('.').all(|l| is_image_host_label(l, 63))
         && path.split('/').all(|seg| {
             !seg.is_empty()
                 && seg
@@ -2354,6 +2370,14 @@ signingKey: "{pub_escaped}"
         assert!(!is_key_crn("crn:v1:bluemix:public::b:c:d:key:e"));
         assert!(is_rhs_image("quay.io/ns/img:v1.0@sha256:732efa374f1e6c964caeacab0bcb370385ee386041a14d4a32176462e3f75c7b"));
         assert!(!is_rhs_image("localhost/img"));
+        // Label length: 63 at most for rhs, unbounded for dct; the total is unbounded in both.
+        let long = "a".repeat(64);
+        let many = vec!["abcdefghij"; 30].join(".");
+        assert!(is_dct_image(&format!("{long}.io/myns/app")));
+        assert!(is_dct_image(&format!("{many}/myns/app")));
+        assert!(!is_rhs_image(&format!("{long}.io/ns/img")));
+        assert!(is_rhs_image(&format!("{many}/ns/img")));
+        assert!(!is_dct_image("-a.io/myns/app") && !is_dct_image("a-.io/myns/app"));
         assert!(is_registry_key("localhost:5000") && !is_registry_key("https://us.icr.io"));
     }
 
