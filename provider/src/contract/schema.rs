@@ -412,21 +412,65 @@ fn is_hostname(s: &str) -> bool {
         })
 }
 
-fn is_host_port(s: &str, port_required: bool) -> bool {
-    match s.rsplit_once(':') {
-        Some((host, port)) => {
-            is_hostname(host)
-                && !port.is_empty()
-                && port.len() <= 5
-                && port.chars().all(|c| c.is_ascii_digit())
+/// The schema's `grep11Address`: `^((([a-zA-Z0-9-]+\.)*[a-zA-Z0-9-]+)|(<IPv4>)):[0-9]{1,5}$`.
+/// Its IPv4 branch only admits strings the name branch admits too, so dot-separated runs of
+/// letters, digits and `-` before a 1 to 5 digit port is the whole rule.
+fn is_grep11_address(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    (1..=5).contains(&port.len())
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// One label of the schema's registry host pattern: `[a-zA-Z]|[a-zA-Z][a-zA-Z0-9\-]*[a-zA-Z0-9]`.
+/// Labels start with a letter, so `1registry.example.com` is not a registry host here.
+fn is_registry_label(label: &str) -> bool {
+    let b = label.as_bytes();
+    match (b.first(), b.last()) {
+        (Some(first), Some(last)) => {
+            first.is_ascii_alphabetic()
+                && last.is_ascii_alphanumeric()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
         }
-        None => !port_required && is_hostname(s),
+        _ => false,
     }
 }
 
-/// Registry host name with optional port, or Docker Hub's legacy key.
+/// `0`-`255` without leading zeros, as the schema's IPv4 octet alternatives spell it.
+fn is_ipv4_octet(o: &str) -> bool {
+    !o.is_empty()
+        && o.len() <= 3
+        && o.bytes().all(|b| b.is_ascii_digit())
+        && (o == "0" || !o.starts_with('0'))
+        && o.parse::<u16>().is_ok_and(|n| n <= 255)
+}
+
+/// The schema's `auths` key pattern: host name labels (each starting with a letter) or a
+/// dotted IPv4 address, either with an optional `:<digits>` port, or Docker Hub's legacy key
+/// `https://index.docker.io/v1/`. No length limits: the pattern has none.
 fn is_registry_key(s: &str) -> bool {
-    s == "https://index.docker.io/v1/" || is_host_port(s, false)
+    if s == "https://index.docker.io/v1/" {
+        return true;
+    }
+    let host = match s.split_once(':') {
+        Some((host, port)) => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            host
+        }
+        None => s,
+    };
+    let labels: Vec<&str> = host.split('.').collect();
+    labels.iter().all(|l| is_registry_label(l))
+        || (labels.len() == 4 && labels.iter().all(|o| is_ipv4_octet(o)))
 }
 
 /// Image name for DCT: `registry/namespace/name`.
@@ -437,7 +481,23 @@ fn is_dct_image(s: &str) -> bool {
             && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
     };
-    parts.len() == 3 && is_hostname(parts[0]) && seg(parts[1], 3, 30) && seg(parts[2], 2, 255)
+    parts.len() == 3
+        && parts[0]
+            .split('.')
+            .all(|l| is_image_host_label(l, usize::MAX))
+        && seg(parts[1], 3, 30)
+        && seg(parts[2], 2, 255)
+}
+
+/// A host label of the schema's image-name patterns: letters, digits and `-`, starting and
+/// ending with a letter or digit, at most `max` characters (63 for `rhs`, unbounded for `dct`).
+fn is_image_host_label(label: &str, max: usize) -> bool {
+    let b = label.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
 }
 
 /// Image reference for Red Hat simple signing: `host.domain/path[:tag][@sha256:digest]`.
@@ -474,7 +534,7 @@ fn is_rhs_image(s: &str) -> bool {
         }
     }
     host.contains('.')
-        && is_hostname(host)
+        && host.split('.').all(|l| is_image_host_label(l, 63))
         && path.split('/').all(|seg| {
             !seg.is_empty()
                 && seg
@@ -502,48 +562,145 @@ fn is_archive(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/' || c == '-')
 }
 
-/// One or more PEM blocks whose labels satisfy `label_ok`, each with a base64 body.
-fn is_pem(s: &str, label_ok: &dyn Fn(&str) -> bool) -> bool {
-    let mut rest = s.trim();
-    let mut blocks = 0;
-    while !rest.is_empty() {
-        let Some(after_begin) = rest.strip_prefix("-----BEGIN ") else {
-            return false;
-        };
-        let Some((label, after_label)) = after_begin.split_once("-----") else {
-            return false;
-        };
-        if !label_ok(label) {
-            return false;
-        }
-        let end = format!("-----END {label}-----");
-        let Some((body, after_end)) = after_label.split_once(end.as_str()) else {
-            return false;
-        };
-        // Encrypted legacy keys carry `Proc-Type:`/`DEK-Info:` headers before the body.
-        let body: String = body
-            .lines()
-            .filter(|l| !l.contains(':'))
-            .collect::<Vec<_>>()
-            .join("");
-        if !is_base64(&body) {
-            return false;
-        }
-        blocks += 1;
-        rest = after_end.trim_start();
-    }
-    blocks > 0
+/// RE2's `\s` (`[\t\n\f\r ]`), which the schema's patterns use; the same set as
+/// `u8::is_ascii_whitespace`.
+fn is_re2_space(c: char) -> bool {
+    c.is_ascii_whitespace()
 }
 
+fn is_b64_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '+' || c == '/'
+}
+
+/// The schema's base64 body `(?:[A-Za-z0-9+/]{4}\s*)*(?:[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)?`
+/// matched against all of `s`: whitespace only after a whole group of four, padding only at
+/// the end.
+fn is_b64_body(s: &str) -> bool {
+    let mut chunks = s.split(is_re2_space).filter(|c| !c.is_empty()).peekable();
+    // Whitespace is only allowed right after a group of four, and never first.
+    if s.starts_with(is_re2_space) {
+        return false;
+    }
+    while let Some(chunk) = chunks.next() {
+        let last = chunks.peek().is_none();
+        let body = chunk.trim_end_matches('=');
+        let pad = chunk.len() - body.len();
+        if !body.chars().all(is_b64_char) {
+            return false;
+        }
+        // A padded tail ends the text: no whitespace may follow it.
+        let tail_ends = last && !s.ends_with(is_re2_space);
+        let ok = match pad {
+            0 => body.len() % 4 == 0,
+            1 => tail_ends && body.len() % 4 == 3,
+            2 => tail_ends && body.len() % 4 == 2,
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// The schema's `base64cert` (and `Base64SigningKey`) pattern, except that an empty string
+/// (which the pattern matches) is refused: it carries no certificate or key.
+fn is_base64_text(s: &str) -> bool {
+    !s.is_empty() && is_b64_body(s)
+}
+
+/// Matches one PEM block of the schema's form at the start of `s`:
+/// `-----BEGIN <label>-----\s+<body>\s+-----END <label>-----\s*`. Returns the rest of `s`.
+/// As in the schema, the BEGIN and END labels are each checked by `label_ok`, not compared.
+fn pem_block<'s>(s: &'s str, label_ok: &dyn Fn(&str) -> bool) -> Option<&'s str> {
+    let after_begin = s.strip_prefix("-----BEGIN ")?;
+    let (label, rest) = after_begin.split_once("-----")?;
+    if !label_ok(label) {
+        return None;
+    }
+    // The body holds no `-`, so it ends where the END line starts.
+    let end_at = rest.find('-')?;
+    let (between, rest) = rest.split_at(end_at);
+    let after_end = rest.strip_prefix("-----END ")?;
+    let (end_label, rest) = after_end.split_once("-----")?;
+    if !label_ok(end_label) {
+        return None;
+    }
+    let inner = between.trim_matches(is_re2_space);
+    let lead = between.len() - between.trim_start_matches(is_re2_space).len();
+    let trail = between.len() - between.trim_end_matches(is_re2_space).len();
+    let spaced = if inner.is_empty() {
+        // `\s+` on both sides of an empty body.
+        between.len() >= 2
+    } else {
+        lead >= 1 && trail >= 1
+    };
+    (spaced && is_b64_body(inner)).then(|| rest.trim_start_matches(is_re2_space))
+}
+
+/// Exactly one PEM block (the schema's `certificate`, `privkey`, `publicKeySigningKey`).
+fn is_pem_one(s: &str, label_ok: &dyn Fn(&str) -> bool) -> bool {
+    pem_block(s, label_ok).is_some_and(str::is_empty)
+}
+
+/// One or more PEM blocks (the schema's `cacertificate`).
+fn is_pem_many(s: &str, label_ok: &dyn Fn(&str) -> bool) -> bool {
+    let mut rest = s;
+    loop {
+        match pem_block(rest, label_ok) {
+            Some("") => return true,
+            Some(next) => rest = next,
+            None => return false,
+        }
+    }
+}
+
+/// `(?:[A-Z]+\s+)?PRIVATE KEY`
+fn is_private_key_label(label: &str) -> bool {
+    match label.strip_suffix("PRIVATE KEY") {
+        Some("") => true,
+        Some(qualifier) => {
+            let word = qualifier.trim_end_matches(is_re2_space);
+            word.len() < qualifier.len()
+                && !word.is_empty()
+                && word.chars().all(|c| c.is_ascii_uppercase())
+        }
+        None => false,
+    }
+}
+
+/// A legacy OpenSSL-encrypted PEM key (`Proc-Type: 4,ENCRYPTED` / `DEK-Info:` headers).
+fn is_legacy_encrypted_pem(s: &str) -> bool {
+    s.contains("Proc-Type:") || s.contains("DEK-Info:")
+}
+
+/// The schema's `format: uri`: an RFC 3986 URI, so a scheme (letter, then letters, digits,
+/// `+ - .`), `:`, then only URI characters (`%` starting a two-digit hex escape). The part
+/// after the scheme may be empty (`hier-part` can be `path-empty`).
 fn is_uri(s: &str) -> bool {
     let Some((scheme, rest)) = s.split_once(':') else {
         return false;
     };
     let mut sc = scheme.chars();
-    matches!(sc.next(), Some(c) if c.is_ascii_alphabetic())
-        && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
-        && !rest.is_empty()
-        && !s.chars().any(|c| c.is_whitespace())
+    let scheme_ok = matches!(sc.next(), Some(c) if c.is_ascii_alphabetic())
+        && sc.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let bytes = rest.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |j: usize| bytes.get(j).is_some_and(u8::is_ascii_hexdigit);
+            if !(hex(i + 1) && hex(i + 2)) {
+                return false;
+            }
+            i += 3;
+        } else if bytes[i].is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&bytes[i])
+        {
+            i += 1;
+        } else {
+            return false;
+        }
+    }
+    scheme_ok
 }
 
 /// `^crn:(v\d+):(bluemix|staging):(public|dedicated|local):([^:]+):([^:]+):([^:]+):([^:]+):key:(.+)$`
@@ -853,7 +1010,7 @@ fn check_logging(c: &mut Checker, path: &str, v: &Value) {
                                 c,
                                 p,
                                 v,
-                                &|s| is_pem(s, &|l| l == "CERTIFICATE") || is_base64(s),
+                                &|s| is_pem_many(s, &|l| l == "CERTIFICATE") || is_base64_text(s),
                                 "must be PEM CA certificate(s) or base64 of them",
                             )
                         }),
@@ -863,19 +1020,11 @@ fn check_logging(c: &mut Checker, path: &str, v: &Value) {
                                 c,
                                 p,
                                 v,
-                                &|s| is_pem(s, &|l| l == "CERTIFICATE") || is_base64(s),
+                                &|s| is_pem_one(s, &|l| l == "CERTIFICATE") || is_base64_text(s),
                                 "must be a PEM certificate or base64 of it",
                             )
                         }),
-                        opt("key", &|c, p, v| {
-                            string_rule(
-                                c,
-                                p,
-                                v,
-                                &|s| is_pem(s, &|l| l.ends_with("PRIVATE KEY")) || is_base64(s),
-                                "must be a PEM private key or base64 of it",
-                            )
-                        }),
+                        opt("key", &check_syslog_key),
                     ],
                 );
             }),
@@ -884,6 +1033,27 @@ fn check_logging(c: &mut Checker, path: &str, v: &Value) {
         return;
     };
     exactly_one(c, path, m, &["logRouter", "syslog"]);
+}
+
+fn check_syslog_key(c: &mut Checker, path: &str, v: &Value) {
+    let Some(s) = as_str(c, path, v) else {
+        return;
+    };
+    if is_pem_one(s, &is_private_key_label) || is_base64_text(s) {
+        return;
+    }
+    if is_legacy_encrypted_pem(s) {
+        // The schema's `privkey` body admits no headers, and the guest has no passphrase to
+        // open such a key with.
+        c.fail(
+            path,
+            "must be an unencrypted PEM private key or base64 of it: this key has \
+             Proc-Type/DEK-Info encryption headers, which the schema does not accept and the \
+             guest could not decrypt",
+        );
+    } else {
+        c.fail(path, "must be a PEM private key or base64 of it");
+    }
 }
 
 fn check_env_volumes(c: &mut Checker, path: &str, v: &Value) {
@@ -921,6 +1091,15 @@ fn check_env_volume(c: &mut Checker, path: &str, v: &Value) {
         return;
     };
     exactly_one(c, path, m, &["seed", "uv-secret-id"]);
+    // The schema's `if: {required: [uv-previous-secret-id]} then: {required: [uv-secret-id]}`:
+    // the previous UV secret is only meaningful when rotating from one UV secret to another.
+    if m.contains_key("uv-previous-secret-id") && !m.contains_key("uv-secret-id") {
+        c.fail(
+            &child(path, "uv-previous-secret-id"),
+            "needs `uv-secret-id` next to it (the schema requires uv-secret-id whenever \
+             uv-previous-secret-id is set)",
+        );
+    }
 }
 
 fn check_kms(c: &mut Checker, path: &str, v: &Value) {
@@ -982,7 +1161,7 @@ fn check_grep11(c: &mut Checker, path: &str, v: &Value) {
         v,
         &[
             req("address", &|c, p, v| {
-                string_rule(c, p, v, &|s| is_host_port(s, true), "must be host:port")
+                string_rule(c, p, v, &is_grep11_address, "must be host:port")
             }),
             req("clientCert", &material),
             req("clientKey", &material),
@@ -1017,8 +1196,9 @@ fn check_cacerts(c: &mut Checker, path: &str, v: &Value) {
             c,
             &format!("{path}[{i}]"),
             item,
-            &|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()),
-            "a name of letters and digits",
+            // The schema's name pattern `^[a-zA-Z0-9]*` has no `$`, so every name matches.
+            &|_| true,
+            "any name",
             &|c, p, v| {
                 string_rule(
                     c,
@@ -1037,7 +1217,11 @@ fn check_signing_key(c: &mut Checker, path: &str, v: &Value) {
         c,
         path,
         v,
-        &|s| is_pem(s, &|l| l == "PUBLIC KEY" || l == "CERTIFICATE") || is_base64(s),
+        &|s| {
+            is_pem_one(s, &|l| l == "PUBLIC KEY")
+                || is_pem_one(s, &|l| l == "CERTIFICATE")
+                || is_base64_text(s)
+        },
         "must be a PEM public key, a PEM certificate, or base64 of either",
     );
 }
@@ -1823,12 +2007,6 @@ signingKey: "{pub_escaped}"
         );
         expect_one(
             SectionKind::Env,
-            &env_with("cacerts:\n  - \"my-ca\": QUJDRA==\n"),
-            "env.cacerts[0].my-ca",
-            "letters and digits",
-        );
-        expect_one(
-            SectionKind::Env,
             &env_with("signingKey: \"not a key!\"\n"),
             "env.signingKey",
             "PEM public key, a PEM certificate, or base64",
@@ -1839,6 +2017,213 @@ signingKey: "{pub_escaped}"
             "env.signingKey",
             "PEM public key",
         );
+    }
+
+    // ---------------------------------------------------------------- schema 1.0.116 alignment
+
+    #[test]
+    fn registry_hosts_follow_the_schema_pattern() {
+        let auths = |host: &str| {
+            workload_with(&format!(
+                "auths:\n  \"{host}\":\n    username: iamapikey\n    password: RegistryPassSecret1\n"
+            ))
+        };
+        for good in [
+            "us.icr.io",
+            "localhost",
+            "localhost:5000",
+            "a",
+            "registry-1.example.com:443",
+            "10.0.0.5",
+            "255.255.255.255:5000",
+            "0.0.0.0",
+            "https://index.docker.io/v1/",
+        ] {
+            expect_ok(SectionKind::Workload, &auths(good));
+        }
+        for bad in [
+            "1registry.example.com",
+            "registry.1example.com",
+            "registry.example.com.",
+            "-registry.example.com",
+            "registry-.example.com",
+            "registry.example.com:",
+            "registry.example.com:port",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "https://index.docker.io/v2/",
+            "us.icr.io/ns",
+        ] {
+            expect_one(
+                SectionKind::Workload,
+                &auths(bad),
+                &format!("workload.auths[{bad:?}]"),
+                "invalid key: must be a registry host name",
+            );
+        }
+        // Same rule in env.auths.
+        expect_one(
+            SectionKind::Env,
+            &env_with("auths:\n  1registry.example.com:\n    username: iamapikey\n    password: RegistryPassSecret1\n"),
+            "env.auths[\"1registry.example.com\"]",
+            "registry host name",
+        );
+    }
+
+    #[test]
+    fn legacy_encrypted_syslog_keys_are_rejected_with_a_clear_message() {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(CERT_PEM);
+        let sl = |key: &str| {
+            format!(
+                "type: env\nlogging:\n  syslog:\n    hostname: a.b\n    server: {b64}\n    key: |\n{}",
+                indent(key, 6)
+            )
+        };
+        let secret_body = "MIIBszCCAVmgAwIBAgIUQ2FmZQ==";
+        let encrypted = format!(
+            "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,0123456789ABCDEF0123456789ABCDEF\n\n{secret_body}\n-----END RSA PRIVATE KEY-----\n"
+        );
+        expect_one(
+            SectionKind::Env,
+            &sl(&encrypted),
+            "env.logging.syslog.key",
+            "Proc-Type/DEK-Info",
+        );
+        let v = violations(SectionKind::Env, &sl(&encrypted));
+        assert!(!v[0].message.contains(secret_body), "{v:?}");
+        // Unencrypted forms of the schema's `privkey`: bare, one-word qualifier, PKCS#8
+        // `ENCRYPTED PRIVATE KEY` (the pattern admits it), and base64.
+        for label in [
+            "PRIVATE KEY",
+            "RSA PRIVATE KEY",
+            "EC PRIVATE KEY",
+            "ENCRYPTED PRIVATE KEY",
+        ] {
+            let pem = format!("-----BEGIN {label}-----\n{secret_body}\n-----END {label}-----\n");
+            expect_ok(SectionKind::Env, &sl(&pem));
+        }
+        // Base64 as a plain scalar: a `|` block would add a newline after the padding, which
+        // the schema's base64 pattern does not allow.
+        let key_b64 = base64::engine::general_purpose::STANDARD.encode(KEY_PEM);
+        expect_ok(
+            SectionKind::Env,
+            &format!("type: env\nlogging:\n  syslog:\n    hostname: a.b\n    server: {b64}\n    key: {key_b64}\n"),
+        );
+        // Two-word qualifiers and lowercase labels are outside `(?:[A-Z]+\s+)?PRIVATE KEY`.
+        for label in ["OPENSSH RSA PRIVATE KEY", "rsa PRIVATE KEY"] {
+            let pem = format!("-----BEGIN {label}-----\n{secret_body}\n-----END {label}-----\n");
+            expect_one(
+                SectionKind::Env,
+                &sl(&pem),
+                "env.logging.syslog.key",
+                "must be a PEM private key",
+            );
+        }
+    }
+
+    #[test]
+    fn pem_and_base64_shapes_follow_the_schema_patterns() {
+        let cert = |l: &str| l == "CERTIFICATE";
+        assert!(is_pem_one(CERT_PEM, &cert));
+        assert!(is_pem_one(&format!("{CERT_PEM}\n"), &cert));
+        // Whitespace is required around the body.
+        assert!(!is_pem_one(
+            "-----BEGIN CERTIFICATE-----QUJD-----END CERTIFICATE-----",
+            &cert
+        ));
+        assert!(!is_pem_one(&format!("{CERT_PEM}\n{CERT_PEM}"), &cert));
+        assert!(is_pem_many(&format!("{CERT_PEM}\n{CERT_PEM}\n"), &cert));
+        assert!(!is_pem_many(&format!(" {CERT_PEM}"), &cert));
+        // Whitespace only after a whole group of four; padding only at the very end.
+        assert!(is_b64_body("QUJD\nRA==") && is_b64_body("QUJD \n\tQUJD\n"));
+        assert!(!is_b64_body("QUJ\nDRA==") && !is_b64_body("RA==\n") && !is_b64_body("RA==QUJD"));
+        assert!(!is_b64_body(" QUJD") && !is_b64_body("QUJD=") && !is_b64_body("Q==="));
+        assert!(!is_base64_text("") && is_base64_text("QUJD"));
+    }
+
+    #[test]
+    fn uv_previous_secret_id_needs_uv_secret_id() {
+        let vol = |body: &str| env_with(&format!("volumes:\n  data:\n{}", indent(body, 4)));
+        expect_one(
+            SectionKind::Env,
+            &vol("seed: EnvSeedSecret45678\nuv-previous-secret-id: index-2"),
+            "env.volumes.data.uv-previous-secret-id",
+            "needs `uv-secret-id`",
+        );
+        expect_ok(
+            SectionKind::Env,
+            &vol("uv-secret-id: index-1\nuv-previous-secret-id: index-2"),
+        );
+        // Neither seed nor uv-secret-id: the one-of rule and the dependency both fail.
+        let v = violations(SectionKind::Env, &vol("uv-previous-secret-id: index-2"));
+        let paths: Vec<&str> = v.iter().map(|v| v.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            ["env.volumes.data", "env.volumes.data.uv-previous-secret-id"],
+            "{v:#?}"
+        );
+    }
+
+    #[test]
+    fn cacerts_names_are_free_as_the_schema_pattern_is_unanchored() {
+        for name in ["my-ca.pem", "ca", "\"\"", "\"CA cert #1\"", "_x"] {
+            expect_ok(
+                SectionKind::Env,
+                &env_with(&format!("cacerts:\n  - {name}: QUJDRA==\n")),
+            );
+        }
+        // The value rule still applies under any name.
+        expect_one(
+            SectionKind::Env,
+            &env_with("cacerts:\n  - my-ca.pem: \"not base64!\"\n"),
+            "env.cacerts[0][\"my-ca.pem\"]",
+            "base64",
+        );
+    }
+
+    #[test]
+    fn notary_uris_follow_rfc_3986() {
+        for good in [
+            "https://notary.us.icr.io",
+            "urn:ibm:notary",
+            "https:",
+            "h+s.x-y:/a%20b?q#f",
+        ] {
+            assert!(is_uri(good), "{good}");
+        }
+        for bad in [
+            "notary.us.icr.io",
+            "1http://a",
+            ":x",
+            "https://a b",
+            "https://a/<b>",
+            "https://a/%zz",
+            "https://a/%4",
+        ] {
+            assert!(!is_uri(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn grep11_address_follows_the_schema_pattern() {
+        for good in [
+            "g.example.com:9876",
+            "192.168.1.100:1",
+            "-odd-:12345",
+            "a:0",
+        ] {
+            assert!(is_grep11_address(good), "{good}");
+        }
+        for bad in [
+            "g.example.com",
+            "g.example.com:123456",
+            "g..com:1",
+            ":1",
+            "g_x.com:1",
+        ] {
+            assert!(!is_grep11_address(bad), "{bad}");
+        }
     }
 
     // ---------------------------------------------------------------- reporting
@@ -1985,6 +2370,14 @@ signingKey: "{pub_escaped}"
         assert!(!is_key_crn("crn:v1:bluemix:public::b:c:d:key:e"));
         assert!(is_rhs_image("quay.io/ns/img:v1.0@sha256:732efa374f1e6c964caeacab0bcb370385ee386041a14d4a32176462e3f75c7b"));
         assert!(!is_rhs_image("localhost/img"));
+        // Label length: 63 at most for rhs, unbounded for dct; the total is unbounded in both.
+        let long = "a".repeat(64);
+        let many = vec!["abcdefghij"; 30].join(".");
+        assert!(is_dct_image(&format!("{long}.io/myns/app")));
+        assert!(is_dct_image(&format!("{many}/myns/app")));
+        assert!(!is_rhs_image(&format!("{long}.io/ns/img")));
+        assert!(is_rhs_image(&format!("{many}/ns/img")));
+        assert!(!is_dct_image("-a.io/myns/app") && !is_dct_image("a-.io/myns/app"));
         assert!(is_registry_key("localhost:5000") && !is_registry_key("https://us.icr.io"));
     }
 
