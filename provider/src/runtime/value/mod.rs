@@ -11,7 +11,7 @@
 //! - [`Type::to_constraint_json`] / [`Type::from_constraint_json`]: type-constraint JSON.
 //!
 //! Errors carry a [`Path`] (`.network[2].name: expected string, found bool`) and never string
-//! or number contents (only names and map keys, shortened). Nesting is bounded by
+//! or number contents (only attribute names, map keys and type names). Nesting is bounded by
 //! [`MAX_DEPTH`] (JSON input also by serde_json's 128).
 
 mod error;
