@@ -3,12 +3,16 @@
 //! [`Type`] is a cty type; [`Value`] a value that is known, null or unknown. Values are
 //! self-describing enough to be walked without their type (lists, sets and tuples, maps
 //! and objects are distinct), but encoding always happens against a type, as Terraform
-//! decodes against the schema's implied type.
-
+//! decodes against the schema's implied type. `Value::Null` and `Value::Unknown` carry no
+//! type: they are the null and the unknown of whatever type their position has.
 //!
 //! - [`msgpack`]: the `DynamicValue.msgpack` form (what Terraform sends and expects).
 //! - [`json`]: the `RawState.json` / `DynamicValue.json` form.
 //! - [`Type::to_constraint_json`] / [`Type::from_constraint_json`]: type-constraint JSON.
+//!
+//! Errors carry a [`Path`] (`.network[2].name: expected string, found bool`) and never string
+//! or number contents (only attribute names, map keys and type names). Nesting is bounded by
+//! [`MAX_DEPTH`] (JSON input also by serde_json's 128).
 
 mod error;
 pub mod json;
@@ -22,6 +26,8 @@ mod values;
 mod json_tests;
 #[cfg(test)]
 mod msgpack_tests;
+#[cfg(test)]
+mod perf_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

@@ -253,3 +253,117 @@ impl Value {
         super::msgpack::encode(self, ty).map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nic_type() -> ObjectType {
+        ObjectType::new([
+            ("name".to_string(), Type::String),
+            ("ip".to_string(), Type::String),
+        ])
+    }
+
+    #[test]
+    fn object_of_fills_nulls_and_rejects_unknown_names() {
+        let v = Value::object_of(&nic_type(), [("name", Value::string("eth0"))]).unwrap();
+        assert_eq!(
+            v,
+            Value::object([("name", Value::string("eth0")), ("ip", Value::Null)])
+        );
+        assert!(v.check_type(&Type::Object(nic_type())).is_ok());
+        let e = Value::object_of(&nic_type(), [("nmae", Value::Null)]).unwrap_err();
+        assert_eq!(e.kind, EncodeErrorKind::UnexpectedAttribute("nmae".into()));
+    }
+
+    #[test]
+    fn get_path_follows_steps_and_looks_through_dynamic() {
+        let v = Value::object([(
+            "nics",
+            Value::list([
+                Value::Null,
+                Value::dynamic(
+                    Type::Object(nic_type()),
+                    Value::object([("name", Value::string("eth1")), ("ip", Value::Unknown)]),
+                ),
+            ]),
+        )]);
+        let path = [
+            PathStep::Attr("nics".into()),
+            PathStep::Index(1),
+            PathStep::Attr("name".into()),
+        ];
+        assert_eq!(v.get_path(&path), Some(&Value::string("eth1")));
+        assert_eq!(v.get_path(&[]), Some(&v));
+        // Through a null, past the end, or with the wrong kind of step: nothing.
+        let through_null = [
+            PathStep::Attr("nics".into()),
+            PathStep::Index(0),
+            PathStep::Attr("name".into()),
+        ];
+        assert_eq!(v.get_path(&through_null), None);
+        assert_eq!(
+            v.get_path(&[PathStep::Attr("nics".into()), PathStep::Index(9)]),
+            None
+        );
+        assert_eq!(
+            v.get_path(&[PathStep::Attr("nics".into()), PathStep::Key("0".into())]),
+            None
+        );
+    }
+
+    #[test]
+    fn walk_visits_every_value_with_its_path() {
+        let v = Value::object([
+            ("a", Value::set([Value::number(1), Value::Unknown])),
+            ("m", Value::map([("k", Value::Bool(true))])),
+        ]);
+        let mut seen = Vec::new();
+        v.walk(&mut |path, value| {
+            seen.push(format!("{path}={}", value.kind_name()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(
+            seen,
+            [
+                "(root)=object",
+                ".a=set",
+                ".a[0]=number",
+                ".a[1]=unknown",
+                ".m=map",
+                ".m[\"k\"]=bool",
+            ]
+        );
+        // An error stops the walk and comes back out.
+        let mut count = 0;
+        let r = v.walk(&mut |_, value| {
+            count += 1;
+            if value.is_unknown() {
+                Err("unknown found")
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(r, Err("unknown found"));
+        assert_eq!(count, 4);
+    }
+
+    #[test]
+    fn check_type_reports_the_first_nonconforming_path() {
+        let ty = Type::object([("nics", Type::list(Type::Object(nic_type())))]);
+        let bad = Value::object([(
+            "nics",
+            Value::list([Value::object([
+                ("name", Value::number(3)),
+                ("ip", Value::Null),
+            ])]),
+        )]);
+        let e = bad.check_type(&ty).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            ".nics[0].name: expected string value, found number"
+        );
+    }
+}
