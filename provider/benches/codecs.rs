@@ -7,8 +7,9 @@
 //! - `archive`: `tgz_base64` and `content_fingerprint` of a generated folder (200 files,
 //!   3.2 MiB, half text-like and half noise), reported in MB/s of file bytes.
 //! - `image`: `select_image` over a 2000-image VPC list (~0.5 MB of JSON).
-//! - `certs`: parse an encryption certificate, verify it against an RSA-2048 chain, and
-//!   check it against a CRL from its issuer.
+//! - `certs`: parse an encryption certificate (next to OpenSSL's bare `X509::from_pem` as a
+//!   baseline), verify it against an RSA-2048 chain, and check it against a CRL from its
+//!   issuer.
 //!
 //! Every fixture (data set, folder, key pairs, CRL) is built once before its group and
 //! checked to give the expected answer, so a broken fixture fails loudly instead of timing
@@ -422,6 +423,10 @@ fn certificates(c: &mut Criterion) {
     configure(&mut g);
     g.bench_function("parse_encryption_cert", |b| {
         b.iter(|| certs::parse_encryption_cert(black_box(&pem)))
+    });
+    // Baseline: OpenSSL's own PEM parse, to tell its cost from the wrapper's.
+    g.bench_function("openssl_x509_from_pem", |b| {
+        b.iter(|| openssl::x509::X509::from_pem(black_box(pem.as_bytes())))
     });
     g.bench_function("verify_chain", |b| {
         b.iter(|| {
