@@ -589,42 +589,4 @@ mod tests {
             }
         }
     }
-
-    /// Timing, not a check: `cargo test … -- --ignored --nocapture timing`.
-    #[test]
-    #[ignore]
-    fn timing_archive_and_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for i in 0..200 {
-            let sub = dir.path().join(format!("d{}", i % 10));
-            fs::create_dir_all(&sub).unwrap();
-            // Half text-like, half noise: a realistic mix for compression.
-            let data: Vec<u8> = (0..16_384)
-                .map(|j| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    if j % 2 == 0 {
-                        b'a' + (j % 26) as u8
-                    } else {
-                        seed as u8
-                    }
-                })
-                .collect();
-            fs::write(sub.join(format!("f{i}.txt")), data).unwrap();
-        }
-        let start = std::time::Instant::now();
-        let a = tgz_base64(dir.path()).unwrap();
-        let t_archive = start.elapsed();
-        let start = std::time::Instant::now();
-        content_fingerprint(dir.path()).unwrap();
-        let t_fp = start.elapsed();
-        eprintln!(
-            "archive: 200 files, 3.2 MiB -> {} base64 chars in {:.0} ms; fingerprint {:.0} ms",
-            a.base64.len(),
-            t_archive.as_secs_f64() * 1e3,
-            t_fp.as_secs_f64() * 1e3
-        );
-    }
 }

@@ -1637,36 +1637,4 @@ mod tests {
             Err(CertError::Version { .. })
         ));
     }
-
-    /// Timing, not a check: `cargo test … -- --ignored --nocapture timing`.
-    #[test]
-    #[ignore]
-    fn timing_chain_and_crl() {
-        let c = chain();
-        let crl = make_crl(
-            &c.intermediate.cert,
-            &c.intermediate.key,
-            now() - day(),
-            now() + day(),
-            &[],
-        );
-        let n = 200;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            verify_chain(&c.leaf.cert, &c.intermediate.cert, &c.root.cert).unwrap();
-        }
-        let t_chain = start.elapsed().as_secs_f64() * 1e3 / n as f64;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            check_crl(&c.leaf.cert, &crl, &c.intermediate.cert, now()).unwrap();
-        }
-        let t_crl = start.elapsed().as_secs_f64() * 1e3 / n as f64;
-        let pem = c.leaf.cert.to_pem();
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            parse_encryption_cert(&pem).unwrap();
-        }
-        let t_parse = start.elapsed().as_secs_f64() * 1e3 / n as f64;
-        eprintln!("certs (RSA-2048): verify_chain {t_chain:.2} ms, check_crl {t_crl:.2} ms, parse {t_parse:.3} ms");
-    }
 }

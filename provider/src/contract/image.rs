@@ -514,35 +514,4 @@ mod tests {
         assert!(!is_hpcr_os("hyper-protect-s390x-hpcr"));
         assert!(!is_hpcr_os("hyper-protect-1.0-s390x-hpcr"));
     }
-
-    /// Timing, not a check: `cargo test … -- --ignored --nocapture timing`.
-    #[test]
-    #[ignore]
-    fn timing_select_among_many_images() {
-        let list: Vec<Value> = (0..2000)
-            .map(|i| {
-                if i % 4 == 0 {
-                    hp(i, &format!("r-{i}"))
-                } else {
-                    api_image(
-                        "ibm-sles-15-6-s390x-2",
-                        "x",
-                        "s390x",
-                        "available",
-                        "public",
-                        "sles-15-s390x",
-                    )
-                }
-            })
-            .collect();
-        let text = serde_json::to_string(&json!({ "images": list })).unwrap();
-        let start = std::time::Instant::now();
-        let img = select_image(&text, "~1.0").unwrap();
-        eprintln!(
-            "image: {} KiB list of 2000 images -> {} in {:.1} ms",
-            text.len() / 1024,
-            img.name,
-            start.elapsed().as_secs_f64() * 1e3
-        );
-    }
 }

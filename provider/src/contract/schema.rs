@@ -2478,29 +2478,4 @@ signingKey: "{pub_escaped}"
             }
         }
     }
-
-    /// Timing, not a check: `cargo test … -- --ignored --nocapture timing`.
-    #[test]
-    #[ignore]
-    fn timing_validate_sections() {
-        let workload = workload_with(&format!(
-            "auths:\n  us.icr.io:\n    username: iamapikey\n    password: RegistryPassSecret1\nimages:\n  dct:\n    us.icr.io/myns/app:\n      notary: https://n.io\n      publicKey: {PUBKEY_B64}\nvolumes:\n  data:\n    seed: WorkloadSeedSecret123\nenv:\n  A: b\n"
-        ));
-        let env = env_with(&format!(
-            "volumes:\n  data:\n    seed: EnvSeedSecret45678\nsigningKey: |\n{}",
-            indent(PUBKEY_PEM, 2)
-        ));
-        expect_ok(SectionKind::Workload, &workload);
-        expect_ok(SectionKind::Env, &env);
-        let n = 2000;
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            validate_section(SectionKind::Workload, &workload).unwrap();
-            validate_section(SectionKind::Env, &env).unwrap();
-        }
-        eprintln!(
-            "schema: {:.1} µs per section (parse + validate)",
-            start.elapsed().as_secs_f64() * 1e6 / (2 * n) as f64
-        );
-    }
 }

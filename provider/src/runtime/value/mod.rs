@@ -27,8 +27,6 @@ mod json_tests;
 #[cfg(test)]
 mod msgpack_tests;
 #[cfg(test)]
-mod perf_tests;
-#[cfg(test)]
 mod proptests;
 #[cfg(test)]
 mod type_json_tests;
