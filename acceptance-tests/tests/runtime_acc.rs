@@ -525,3 +525,72 @@ fn test_acc_runtime_provider_logs_reach_terraform() {
     );
     assert!(!run.stderr.contains("hunter2"), "a secret was logged");
 }
+
+/// Debug mode: `terraform-provider-rtest --debug` serves without Terraform launching it and
+/// prints `TF_REATTACH_PROVIDERS`; a real Terraform attaches with it, applies and destroys,
+/// and Ctrl-C then stops the provider.
+#[test]
+fn test_acc_runtime_debug_mode_reattach() {
+    use std::io::BufRead;
+    if !acceptance_enabled("test_acc_runtime_debug_mode_reattach") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let mut provider = std::process::Command::new(built_binary("terraform-provider-rtest"))
+        .arg("--debug")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(provider.stdout.take().unwrap()).lines();
+    let reattach = loop {
+        let line = lines.next().expect("debug output ended early").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("TF_REATTACH_PROVIDERS=") {
+            break rest.trim_matches('\'').to_string();
+        }
+    };
+    let parsed: serde_json::Value = serde_json::from_str(&reattach).unwrap();
+    let entry = &parsed["registry.terraform.io/hyperprotect/rtest"];
+    assert_eq!(entry["ProtocolVersion"], json!(6), "{reattach}");
+    assert_eq!(entry["Test"], json!(true), "{reattach}");
+
+    let work = WorkDir::new(
+        &terraform,
+        &[rtest()],
+        &[("TF_REATTACH_PROVIDERS".to_string(), reattach)],
+    );
+    work.write_config(&everything(
+        &store.path().display().to_string(),
+        "dbg",
+        1,
+        "",
+    ));
+    let apply = work.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    let created = std::fs::read_dir(store.path()).unwrap().count();
+    let destroy = work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    let left = std::fs::read_dir(store.path()).unwrap().count();
+
+    // Ctrl-C ends a debug-mode provider (unlike a Terraform-launched one).
+    std::process::Command::new("kill")
+        .args(["-INT", &provider.id().to_string()])
+        .status()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let exited = loop {
+        if provider.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if started.elapsed().as_secs() >= 10 {
+            let _ = provider.kill();
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(apply.code, 0, "{}", apply.output());
+    assert_eq!(created, 1, "apply through reattach created nothing");
+    assert_eq!(destroy.code, 0, "{}", destroy.output());
+    assert_eq!(left, 0, "destroy through reattach left objects");
+    assert!(exited, "debug-mode provider ignored Ctrl-C");
+}
