@@ -84,8 +84,10 @@ fn inner_attributes() -> Vec<Attribute> {
 }
 
 impl Everything {
-    fn type_of() -> Type {
-        Everything.schema().block.implied_type()
+    /// The schema's implied type, built once (every save and load needs it).
+    fn type_of() -> &'static Type {
+        static TYPE: std::sync::OnceLock<Type> = std::sync::OnceLock::new();
+        TYPE.get_or_init(|| Everything.schema().block.implied_type())
     }
 
     fn path(store: &Store, id: &str) -> Result<PathBuf, Diagnostic> {
@@ -99,7 +101,7 @@ impl Everything {
     }
 
     fn save(store: &Store, id: &str, state: &Value) -> Result<(), Diagnostic> {
-        let bytes = json::encode(state, &Self::type_of())
+        let bytes = json::encode(state, Self::type_of())
             .map_err(|e| Diagnostic::error("Cannot encode object", e.to_string()))?;
         let path = Self::path(store, id)?;
         let tmp = path.with_extension("tmp");
@@ -111,7 +113,7 @@ impl Everything {
     fn load(store: &Store, id: &str) -> Result<Option<Value>, Diagnostic> {
         let path = Self::path(store, id)?;
         match std::fs::read(&path) {
-            Ok(bytes) => json::decode(&bytes, &Self::type_of())
+            Ok(bytes) => json::decode(&bytes, Self::type_of())
                 .map(Some)
                 .map_err(|e| {
                     Diagnostic::error("Corrupt object", format!("{}: {e}", path.display()))
@@ -442,7 +444,7 @@ impl Resource for Everything {
         }
         let bytes = serde_json::to_vec(&raw)
             .map_err(|e| Diagnostic::error("Invalid stored state", e.to_string()))?;
-        json::decode(&bytes, &Self::type_of())
+        json::decode(&bytes, Self::type_of())
             .map_err(|e| Diagnostic::error("Invalid stored state", e.to_string()).into())
     }
 }

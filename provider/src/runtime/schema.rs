@@ -379,11 +379,6 @@ fn check_attributes(attributes: &[Attribute], prefix: &str, problems: &mut Vec<S
                 problems,
             );
         }
-        if let AttributeType::Typed(t) = &a.ty {
-            if a.write_only && *t == Type::Dynamic {
-                // Allowed by Terraform; nothing to check. Kept explicit for readers.
-            }
-        }
     }
 }
 
