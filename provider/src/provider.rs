@@ -29,11 +29,11 @@ impl Provider for HyperprotectProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        Vec::new()
+        crate::resources::all()
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
-        Vec::new()
+        crate::data_sources::all()
     }
 }
 
