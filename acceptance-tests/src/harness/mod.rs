@@ -228,10 +228,6 @@ impl WorkDir {
         providers: &[ProviderUnderTest],
         env: &[(String, String)],
     ) -> WorkDir {
-        let dir = tempfile::Builder::new()
-            .prefix("tfacc-")
-            .tempdir()
-            .expect("temp working dir");
         let mut overrides = String::new();
         for p in providers {
             let bin_dir = p.binary.parent().expect("provider binary dir");
@@ -243,12 +239,25 @@ impl WorkDir {
             )
             .unwrap();
         }
+        let cli_config = format!(
+            "provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n"
+        );
+        WorkDir::with_cli_config(terraform, &cli_config, env)
+    }
+
+    /// A working directory whose Terraform runs with this CLI configuration (e.g. a
+    /// `filesystem_mirror` installation instead of `dev_overrides`).
+    pub fn with_cli_config(
+        terraform: &Terraform,
+        cli_config: &str,
+        env: &[(String, String)],
+    ) -> WorkDir {
+        let dir = tempfile::Builder::new()
+            .prefix("tfacc-")
+            .tempdir()
+            .expect("temp working dir");
         let rc = dir.path().join(".terraformrc");
-        std::fs::write(
-            &rc,
-            format!("provider_installation {{\n  dev_overrides {{\n{overrides}  }}\n  direct {{}}\n}}\n"),
-        )
-        .expect("write CLI config");
+        std::fs::write(&rc, cli_config).expect("write CLI config");
         let mut env = env.to_vec();
         env.push(("TF_CLI_CONFIG_FILE".into(), rc.display().to_string()));
         WorkDir {
