@@ -6,6 +6,8 @@
 # - `provider_version`: the provider's version, from provider/Cargo.toml (via cargo).
 
 current_step="start"
+# Command substitutions fail like the commands in them (a failed `x="$(...)"` stops the script).
+shopt -s inherit_errexit
 
 step() {
   current_step="$1"
@@ -14,6 +16,8 @@ step() {
 
 on_failure() {
   local code=$?
+  # Subshells (command substitutions) inherit the trap: report once, from the script itself.
+  [ "$BASHPID" = "$$" ] || exit "$code"
   printf '\nFAILED (exit %s) at step: %s\n' "$code" "$current_step" >&2
   exit "$code"
 }
