@@ -154,7 +154,8 @@ fn init_and_check_lock(work: &WorkDir, version: &str, h1: &str, zh: &str) -> Res
     if !hashes.iter().any(|h| h == h1) {
         return Err(format!("lock file lacks {h1}: {hashes:?}"));
     }
-    // A zh: line (sha256 of the zip) is only recorded where Terraform saw the zip.
+    // From a mirror Terraform records only h1: (zh:, the zip's sha256, comes with a
+    // registry's SHA256SUMS); any other line would be a hash of something else.
     if let Some(other) = hashes.iter().find(|h| *h != h1 && *h != zh) {
         return Err(format!("lock file has a hash of something else: {other}"));
     }
