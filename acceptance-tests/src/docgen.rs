@@ -459,13 +459,14 @@ fn write_arguments<'a>(
     }
 }
 
-/// " Description." with a leading space, or nothing.
+/// " Description." with a leading space, or nothing. Further lines are indented so that a
+/// multi-line description stays inside its list item.
 fn sentence(text: &str) -> String {
     let text = text.trim();
     if text.is_empty() {
         String::new()
     } else {
-        format!(" {text}")
+        format!(" {}", text.replace('\n', "\n  ").replace("\n  \n", "\n\n"))
     }
 }
 

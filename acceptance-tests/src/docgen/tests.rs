@@ -224,3 +224,13 @@ fn undescribed_lists_bare_attributes_at_any_depth() {
     assert!(!missing.iter().any(|m| m.ends_with(": note")));
     assert!(!missing.iter().any(|m| m.starts_with("provider:")));
 }
+
+#[test]
+fn multi_line_descriptions_stay_inside_their_list_item() {
+    let block = Block::new(vec![Attribute::optional("a", Type::String)
+        .describe("First line.\nSecond line.\n\nNew paragraph.")]);
+    assert_eq!(
+        schema_markdown(&block, Kind::Resource),
+        "## Schema\n\n### Optional\n\n- `a` (String) First line.\n  Second line.\n\n  New paragraph.\n"
+    );
+}
