@@ -14,19 +14,23 @@
 #                  (the acceptance test lays out the debug binary of its own build this way)
 set -Eeuo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+caller="$PWD"
 cd "$root"
 # shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
+
+# Paths given on the command line are relative to where the script was started.
+from_caller() { case "$1" in /*) echo "$1" ;; *) echo "$caller/$1" ;; esac; }
 
 out="$root/dist"
 mirror=""
 binary=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --out) out="$2"; shift 2 ;;
-    --mirror) mirror="$2"; shift 2 ;;
-    --binary) binary="$2"; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --out) out="$(from_caller "$2")"; shift 2 ;;
+    --mirror) mirror="$(from_caller "$2")"; shift 2 ;;
+    --binary) binary="$(from_caller "$2")"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
