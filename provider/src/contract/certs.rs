@@ -1658,7 +1658,7 @@ mod tests {
                 .unwrap();
             b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
                 .unwrap();
-            if let Some(mut u) = usage {
+            if let Some(u) = usage {
                 b.append_extension(u.build().unwrap()).unwrap();
             }
             b.sign(key, MessageDigest::sha256()).unwrap();

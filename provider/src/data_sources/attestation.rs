@@ -312,3 +312,172 @@ fn audit(
         ("verified", Value::bool(verified)),
     ]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::token::{self, Platform};
+    use openssl::hash::MessageDigest;
+    use openssl::rsa::Rsa;
+    use openssl::sign::Signer;
+    use openssl::symm::Cipher;
+
+    const PASSPHRASE: &str = "s3cret-passphrase";
+
+    fn rsa() -> PKey<Private> {
+        PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
+    }
+
+    /// A self-signed attestation certificate for `key`.
+    fn cert_for(key: &PKey<Private>) -> String {
+        let mut b = openssl::x509::X509::builder().unwrap();
+        let mut n = openssl::x509::X509Name::builder().unwrap();
+        n.append_entry_by_text("CN", "attestation").unwrap();
+        let n = n.build();
+        b.set_subject_name(&n).unwrap();
+        b.set_issuer_name(&n).unwrap();
+        b.set_pubkey(key).unwrap();
+        b.set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&openssl::asn1::Asn1Time::days_from_now(9).unwrap())
+            .unwrap();
+        b.sign(key, MessageDigest::sha256()).unwrap();
+        String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+    }
+
+    struct Fixture {
+        config: BTreeMap<String, Value>,
+        key_pem: String,
+    }
+
+    fn fixture() -> Fixture {
+        let auditor = rsa();
+        let platform = rsa();
+        let contract = "env: hyper-protect-basic.AA.BB\nworkload: hyper-protect-basic.CC.DD\n";
+        let parsed = crate::contract::document::Contract::parse(contract).unwrap();
+        let record = format!(
+            "1.0.0\n{} cidata/user-data\n{} contract:workload\n{} contract:env\n",
+            crate::contract::document::document_sha256(contract),
+            parsed
+                .section_sha256(crate::contract::document::Section::Workload)
+                .unwrap(),
+            parsed
+                .section_sha256(crate::contract::document::Section::Env)
+                .unwrap(),
+        );
+        let public = keys::to_public(&auditor).unwrap();
+        let encrypted = token::encrypt(record.as_bytes(), &public, Platform::Hpvs).unwrap();
+        let mut signer = Signer::new(MessageDigest::sha256(), &platform).unwrap();
+        signer.update(record.as_bytes()).unwrap();
+        let signature = openssl::base64::encode_block(&signer.sign_to_vec().unwrap());
+        let key_pem = String::from_utf8(
+            auditor
+                .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), PASSPHRASE.as_bytes())
+                .unwrap(),
+        )
+        .unwrap();
+        let mut config: BTreeMap<String, Value> = block()
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), Value::Null))
+            .collect();
+        for (k, v) in [
+            ("record", encrypted),
+            ("private_key", key_pem.clone()),
+            ("private_key_passphrase", PASSPHRASE.to_string()),
+            ("signature", signature),
+            ("attestation_certificate", cert_for(&platform)),
+            ("contract", contract.to_string()),
+        ] {
+            config.insert(k.into(), Value::string(v));
+        }
+        Fixture { config, key_pem }
+    }
+
+    fn run(config: &BTreeMap<String, Value>) -> (Option<Value>, Diagnostics) {
+        evaluate(&Value::Object(config.clone()), OffsetDateTime::now_utc())
+    }
+
+    #[test]
+    fn secrets_are_sensitive_and_never_in_diagnostics() {
+        let b = block();
+        for name in ["private_key", "private_key_passphrase"] {
+            assert!(b.attribute(name).unwrap().sensitive, "{name}");
+        }
+        assert!(b.attributes.iter().all(|a| !a.description.is_empty()));
+
+        let f = fixture();
+        let (state, diags) = run(&f.config);
+        assert!(diags.is_empty(), "{diags:?}");
+        let state = state.unwrap();
+        assert_eq!(get(&state, "verified").as_bool(), Some(true));
+        assert_eq!(get(&state, "checksums").as_entries().unwrap().len(), 3);
+
+        let mut wrong = f.config.clone();
+        wrong.insert("private_key_passphrase".into(), Value::string("not-it"));
+        let mut corrupt = f.config.clone();
+        let broken = f.key_pem.replace("MII", "MIJ");
+        corrupt.insert("private_key".into(), Value::string(broken));
+        for (config, at) in [
+            (wrong, "private_key_passphrase"),
+            (corrupt, "private_key_passphrase"),
+        ] {
+            let (state, diags) = run(&config);
+            assert!(state.is_none());
+            let d = &diags.0[0];
+            assert_eq!(d.path, Some(AttrPath::attr(at)));
+            let shown = format!("{} {}", d.summary, d.detail);
+            assert!(
+                !shown.contains(PASSPHRASE) && !shown.contains("not-it"),
+                "{shown}"
+            );
+            assert!(
+                !shown.contains("BEGIN") && !shown.contains("MII"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn mismatches_are_errors_or_reported_when_lenient() {
+        let f = fixture();
+        let mut other = f.config.clone();
+        other.insert(
+            "contract".into(),
+            Value::string("env: hyper-protect-basic.XX.YY\nworkload: hyper-protect-basic.CC.DD\n"),
+        );
+        let (state, diags) = run(&other);
+        assert!(state.is_none());
+        assert_eq!(diags.0[0].path, Some(AttrPath::attr("contract")));
+        assert!(
+            diags.0[0].detail.contains("contract:env"),
+            "{}",
+            diags.0[0].detail
+        );
+        assert!(!diags.0[0].detail.contains("contract:workload"));
+
+        other.insert("fail_on_mismatch".into(), Value::bool(false));
+        let (state, diags) = run(&other);
+        let state = state.unwrap();
+        assert_eq!(get(&state, "verified").as_bool(), Some(false));
+        assert_eq!(get(&state, "findings").as_elements().unwrap().len(), 2);
+        assert!(!diags.has_errors() && !diags.is_empty());
+
+        // Without a signature nothing proves the record's origin: not verified, no error.
+        let mut unsigned = f.config.clone();
+        unsigned.insert("signature".into(), Value::Null);
+        let (state, diags) = run(&unsigned);
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(get(&state.unwrap(), "verified").as_bool(), Some(false));
+
+        // A signature needs the certificate (checked at validate too).
+        let mut no_cert = f.config.clone();
+        no_cert.insert("attestation_certificate".into(), Value::Null);
+        let (state, diags) = run(&no_cert);
+        assert!(state.is_none());
+        assert_eq!(
+            diags.0[0].path,
+            Some(AttrPath::attr("attestation_certificate"))
+        );
+    }
+}

@@ -361,3 +361,107 @@ async fn check_issuer(
         Diagnostic::error(summary, e.to_string()).at(AttrPath::attr("crl"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::diag::Severity;
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+
+    /// A self-signed RSA certificate valid for `days` from now.
+    fn certificate(days: u32) -> String {
+        let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let mut b = openssl::x509::X509::builder().unwrap();
+        let mut n = openssl::x509::X509Name::builder().unwrap();
+        n.append_entry_by_text("CN", "encryption").unwrap();
+        let n = n.build();
+        b.set_subject_name(&n).unwrap();
+        b.set_issuer_name(&n).unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(days).unwrap())
+            .unwrap();
+        b.sign(&key, MessageDigest::sha256()).unwrap();
+        String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+    }
+
+    fn config_with(pem: &str) -> Value {
+        let mut attrs: std::collections::BTreeMap<String, Value> = EncryptionCertificateDataSource
+            .schema()
+            .block
+            .attributes
+            .iter()
+            .map(|a| (a.name.clone(), Value::Null))
+            .collect();
+        attrs.insert("certificate".into(), Value::string(pem));
+        Value::Object(attrs)
+    }
+
+    /// Re-reading on later days moves `days_left` but never `certificate`, so resources
+    /// consuming the certificate get no diff; the warning and the error follow the clock.
+    #[tokio::test]
+    async fn days_left_drifts_daily_while_certificate_stays_byte_identical() {
+        let pem = certificate(200);
+        let config = config_with(&pem);
+        let now = OffsetDateTime::now_utc();
+        let day = time::Duration::days(1);
+        let (today, warnings) = read_certificate(&config, now).await.unwrap();
+        assert!(warnings.is_empty());
+        let (tomorrow, _) = read_certificate(&config, now + day).await.unwrap();
+        assert_eq!(get(&today, "certificate"), get(&tomorrow, "certificate"));
+        assert_eq!(get(&today, "certificate").as_str(), Some(pem.as_str()));
+        assert_eq!(get(&today, "fingerprint"), get(&tomorrow, "fingerprint"));
+        let days = |v: &Value| get(v, "days_left").as_number().unwrap().as_i64().unwrap();
+        assert_eq!(days(&today) - days(&tomorrow), 1);
+
+        let (_, warnings) = read_certificate(&config, now + day * 30).await.unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert_eq!(warnings[0].severity, Severity::Warning);
+        assert_eq!(warnings[0].path, Some(AttrPath::attr("certificate")));
+        assert!(
+            warnings[0].detail.contains("will expire in"),
+            "{}",
+            warnings[0].detail
+        );
+
+        let err = read_certificate(&config, now + day * 201)
+            .await
+            .unwrap_err();
+        assert_eq!(err.path, Some(AttrPath::attr("certificate")));
+        assert!(err.detail.contains("already expired"), "{}", err.detail);
+    }
+
+    #[test]
+    fn configuration_errors_point_at_their_attribute() {
+        let mut config = config_with(&certificate(10));
+        if let Value::Object(m) = &mut config {
+            m.insert("version".into(), Value::string("~> 1.x"));
+            m.insert("platform".into(), Value::string("nope"));
+            m.insert("crl".into(), Value::string("x"));
+            m.insert(
+                "versions".into(),
+                Value::list([Value::string("1.0.1"), Value::string("one")]),
+            );
+        }
+        let paths: Vec<String> = check_config(&config)
+            .iter()
+            .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
+            .collect();
+        for want in ["version", "platform", "crl", "versions[1]"] {
+            assert!(
+                paths.iter().any(|p| p.contains(want)),
+                "{want} in {paths:?}"
+            );
+        }
+        let schema = EncryptionCertificateDataSource.schema();
+        assert!(schema
+            .block
+            .attributes
+            .iter()
+            .all(|a| !a.description.is_empty()));
+    }
+}
