@@ -330,13 +330,10 @@ pub fn chain_from_bundle(cert: &Certificate, bundle: &str) -> Result<Chain> {
         .collect::<Result<_>>()?;
     let mut path: Vec<Certificate> = Vec::new();
     let mut current = cert.clone();
-    loop {
-        let Some(pos) = pool
-            .iter()
-            .position(|ca| names_equal(current.x509.issuer_name(), ca.x509.subject_name()))
-        else {
-            break;
-        };
+    while let Some(pos) = pool
+        .iter()
+        .position(|ca| names_equal(current.x509.issuer_name(), ca.x509.subject_name()))
+    {
         let ca = pool.swap_remove(pos);
         let self_signed = names_equal(ca.x509.issuer_name(), ca.x509.subject_name());
         path.push(ca.clone());
