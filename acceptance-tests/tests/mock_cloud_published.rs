@@ -117,6 +117,28 @@ async fn three_versions_for_one_key_in_ibms_layout_stable_across_restarts() {
             .unwrap();
         assert_eq!(&body, text, "{patch}");
     }
+
+    // A new encryption key gets new published certificates for it.
+    again.shutdown().await.unwrap();
+    let pki_dir = dir.path().join("pki");
+    std::fs::remove_file(pki_dir.join("encryption.crt")).unwrap();
+    std::fs::remove_file(pki_dir.join("encryption.key")).unwrap();
+    let replaced = Pki::load_or_create_with(dir.path(), &small()).unwrap();
+    let mut cfg = fast_config(dir.path());
+    cfg.pki = PkiMode::LoadOrCreate;
+    let third = MockCloud::start(cfg).await.unwrap();
+    let body = reqwest::get(format!("{}{}", third.url(), path(28, "encrypt")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let cert = X509::from_pem(body.as_bytes()).unwrap();
+    assert!(cert
+        .public_key()
+        .unwrap()
+        .public_eq(&replaced.encryption_key));
+    assert!(!cert.public_key().unwrap().public_eq(&pki.encryption_key));
 }
 
 #[tokio::test]

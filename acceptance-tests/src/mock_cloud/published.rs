@@ -12,7 +12,8 @@
 //! - `1.0.27` (no longer in the catalog): expired [`EXPIRED_DAYS_AGO`] days ago.
 //!
 //! The older two are issued by the intermediate CA on first start and kept under
-//! `DIR/pki/published/`, so a restarted emulator serves the same bytes. Without the
+//! `DIR/pki/published/`, so a restarted emulator serves the same bytes (they are reissued
+//! if the PKI they were made for was replaced). Without the
 //! intermediate's key (a PKI brought without it) only `1.0.29` is published; without a PKI,
 //! nothing is.
 
@@ -99,9 +100,21 @@ impl Published {
             ((1, 0, 27), now - 395 * day, now - EXPIRED_DAYS_AGO * day),
         ] {
             let path = out_dir.join(format!("s390x-{}-encrypt.crt", version.2));
-            let text = match fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(_) => {
+            // A stored certificate for another key or CA (the PKI was replaced) is reissued.
+            let current = |text: &String| {
+                X509::from_pem(text.as_bytes()).is_ok_and(|c| {
+                    c.public_key()
+                        .is_ok_and(|k| k.public_eq(&pki.encryption_key))
+                        && pki
+                            .intermediate
+                            .public_key()
+                            .and_then(|k| c.verify(&k))
+                            .unwrap_or(false)
+                })
+            };
+            let text = match fs::read_to_string(&path).ok().filter(current) {
+                Some(text) => text,
+                None => {
                     let cert = issue(pki, &ca_key, version, not_before, not_after)
                         .map_err(|e| PkiError(format!("issuing {}: {e}", path.display())))?;
                     let text = pem(&cert)?;
