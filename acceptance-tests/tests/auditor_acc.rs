@@ -243,8 +243,11 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
         env: vec![],
         check_destroy: None,
         steps: vec![
-            Step::config("verify the first server's record", full(&rec1, &s1, &c1, &[]))
-                .check(expect_verified(true, first.clone())),
+            Step::config(
+                "verify the first server's record",
+                full(&rec1, &s1, &c1, &[]),
+            )
+            .check(expect_verified(true, first.clone())),
             Step::config("the second server's record", full(&rec2, &s2, &c2, &[]))
                 .plan_check(|plan| {
                     let actions = plan.0.pointer("/output_changes/out/actions").cloned();
@@ -259,16 +262,21 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
                 "a record of a different contract",
                 full(&rec2, &s2, &c1, &[]),
             )
-            .expect_error(
-                r"(?s)Attestation record does not match the contract.*contract:env.*cidata/user-data",
+            .expect_error_at(
+                "contract",
+                "Attestation record does not match the contract",
+                "contract:env.*cidata/user-data",
             ),
-            Step::config(
-                "a tampered record",
-                full(&tampered_path, &s1, &c1, &[]),
-            )
-            .expect_error(r"(?s)Attestation signature does not verify.*the record was\s+altered"),
-            Step::config("another record's signature", full(&rec1, &s2, &c1, &[]))
-                .expect_error(r"(?s)Attestation signature does not verify"),
+            Step::config("a tampered record", full(&tampered_path, &s1, &c1, &[])).expect_error_at(
+                "signature",
+                "Attestation signature does not verify",
+                r"the record was\s+altered",
+            ),
+            Step::config("another record's signature", full(&rec1, &s2, &c1, &[])).expect_error_at(
+                "signature",
+                "Attestation signature does not verify",
+                "se-signature",
+            ),
             Step::config(
                 "the wrong auditor key",
                 full(
@@ -281,22 +289,43 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
                     ],
                 ),
             )
-            .expect_error(r"(?s)Cannot read the attestation record"),
+            .expect_error_at(
+                "private_key",
+                "Cannot read the attestation record",
+                r"wrong\s+key",
+            ),
             Step::config(
                 "a wrong passphrase",
-                full(&rec1, &s1, &c1, &[("private_key_passphrase", quoted("nope"))]),
+                full(
+                    &rec1,
+                    &s1,
+                    &c1,
+                    &[("private_key_passphrase", quoted("nope"))],
+                ),
             )
-            .expect_error(r"(?s)Invalid auditor private key.*wrong passphrase"),
+            .expect_error_at(
+                "private_key_passphrase",
+                "Invalid auditor private key",
+                r"wrong\s+passphrase",
+            ),
             Step::config(
                 "not a private key",
                 full(&rec1, &s1, &c1, &[("private_key", file(&att_cert))]),
             )
-            .expect_error(r"(?s)Invalid auditor private key.*expected a PEM private key"),
+            .expect_error_at(
+                "private_key",
+                "Invalid auditor private key",
+                r"expected a PEM\s+private\s+key",
+            ),
             Step::config(
                 "an attestation certificate from another root",
                 full(&rec1, &s1, &c1, &[("ca_certificate", file(&other_root))]),
             )
-            .expect_error(r"(?s)Invalid CA certificate bundle"),
+            .expect_error_at(
+                "ca_certificate",
+                "Invalid CA certificate bundle",
+                "has no",
+            ),
             Step::config(
                 "a different contract, reported",
                 full(&rec2, &s2, &c1, &[lenient()]),
@@ -317,7 +346,11 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
             )
             .check(|s| {
                 s.expect(DS, "verified", json!(false))?;
-                let text = s.attr(DS, "findings").cloned().unwrap_or(Value::Null).to_string();
+                let text = s
+                    .attr(DS, "findings")
+                    .cloned()
+                    .unwrap_or(Value::Null)
+                    .to_string();
                 if text.contains("signature") && text.contains("contract:env") {
                     Ok(())
                 } else {

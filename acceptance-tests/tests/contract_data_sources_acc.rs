@@ -138,8 +138,12 @@ fn test_acc_archive() {
         env: vec![],
         check_destroy: None,
         steps: vec![
-            Step::config("read", archive_config(&folder))
-                .check(record(folder.clone(), 4, seen.clone(), true)),
+            Step::config("read", archive_config(&folder)).check(record(
+                folder.clone(),
+                4,
+                seen.clone(),
+                true,
+            )),
             Step::config("touching mtimes changes nothing", archive_config(&folder))
                 .pre_config(move |_| {
                     for name in ["docker-compose.yml", "conf/app.env", "run.sh"] {
@@ -152,19 +156,22 @@ fn test_acc_archive() {
                 })
                 .plan_check(expect_output("no-op"))
                 .check(record(folder.clone(), 4, seen.clone(), false)),
-            Step::config("a fresh clone elsewhere changes nothing", archive_config(&clone))
-                .pre_config(move |_| {
-                    let ok = Command::new("cp")
-                        .arg("-r")
-                        .arg(&c1)
-                        .arg(&c2)
-                        .status()
-                        .unwrap()
-                        .success();
-                    assert!(ok, "cp -r");
-                })
-                .plan_check(expect_output("no-op"))
-                .check(record(clone.clone(), 4, seen.clone(), false)),
+            Step::config(
+                "a fresh clone elsewhere changes nothing",
+                archive_config(&clone),
+            )
+            .pre_config(move |_| {
+                let ok = Command::new("cp")
+                    .arg("-r")
+                    .arg(&c1)
+                    .arg(&c2)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "cp -r");
+            })
+            .plan_check(expect_output("no-op"))
+            .check(record(clone.clone(), 4, seen.clone(), false)),
             Step::config("editing a file changes sha256", archive_config(&folder))
                 .pre_config(move |_| {
                     fs::write(f2.join("conf/app.env"), "A=2\n").unwrap();
@@ -192,20 +199,22 @@ fn test_acc_archive() {
                     openssl::rand::rand_bytes(&mut noise).unwrap();
                     fs::write(big_for_hook.join("blob.bin"), noise).unwrap();
                 })
-                .expect_error(
-                    r"(?s)Folder too large for a contract.*base64\s+text\s+is\s+\d+\s+bytes,\s+over\s+the\s+46080-byte\s+limit",
+                .expect_error_at(
+                    "folder",
+                    "Folder too large for a contract",
+                    r"base64\s+text\s+is\s+\d+\s+bytes,\s+over\s+the\s+46080-byte\s+limit",
                 ),
             Step::config("a symbolic link", archive_config(&link_dir))
                 .pre_config(move |_| {
                     fs::create_dir_all(&link_for_hook).unwrap();
                     std::os::unix::fs::symlink("/etc/hostname", link_for_hook.join("l")).unwrap();
                 })
-                .expect_error(r"(?s)Unsupported file in folder.*symbolic link"),
+                .expect_error_at("folder", "Unsupported file in folder", "symbolic link"),
             Step::config(
                 "a missing folder",
                 archive_config(&root.path().join("does-not-exist")),
             )
-            .expect_error(r"(?s)Cannot archive folder.*does-not-exist"),
+            .expect_error_at("folder", "Cannot archive folder", "does-not-exist"),
         ],
     }
     .run();
@@ -387,7 +396,10 @@ fn test_acc_encryption_certificate() {
             // 1.0.30 is not published (404): the highest published match is 1.0.29.
             Step::config(
                 "download the highest published match, chain and CRL checked",
-                dl("~> 1.0.28", &format!("{bundle}  crl = \"{}\"\n", good_crl.display())),
+                dl(
+                    "~> 1.0.28",
+                    &format!("{bundle}  crl = \"{}\"\n", good_crl.display()),
+                ),
             )
             .check(move |s| {
                 s.expect(CERT, "certificate", json!(enc29_check))?;
@@ -397,7 +409,9 @@ fn test_acc_encryption_certificate() {
                     return Err(format!("days_left {days}"));
                 }
                 let url = attr(s, CERT, "url")?.as_str().unwrap_or("");
-                if !url.ends_with("/s390x-29/ibm-hyper-protect-container-runtime-1-0-s390x-29-encrypt.crt") {
+                if !url.ends_with(
+                    "/s390x-29/ibm-hyper-protect-container-runtime-1-0-s390x-29-encrypt.crt",
+                ) {
                     return Err(format!("url {url}"));
                 }
                 Ok(())
@@ -414,7 +428,10 @@ fn test_acc_encryption_certificate() {
                 }),
             Step::config(
                 "a given certificate",
-                cert_config(&format!("{}{bundle}", file_attr("certificate", &d.join("enc29.crt")))),
+                cert_config(&format!(
+                    "{}{bundle}",
+                    file_attr("certificate", &d.join("enc29.crt"))
+                )),
             )
             .plan_check(expect_output("update"))
             .check(move |s| {
@@ -422,24 +439,45 @@ fn test_acc_encryption_certificate() {
                 s.expect(CERT, "selected_version", Value::Null)?;
                 s.expect(CERT, "url", Value::Null)
             }),
-            Step::config("expired", dl("1.0.27", ""))
-                .expect_error(r"(?s)Encryption certificate expired.*already expired on"),
-            Step::config("no version matches", dl("~> 2.0", ""))
-                .expect_error(r"(?s)No matching encryption certificate.*no certificate version matches `~> 2.0`"),
+            Step::config("expired", dl("1.0.27", "")).expect_error_at(
+                "version",
+                "Encryption certificate expired",
+                r"already\s+expired\s+on",
+            ),
+            Step::config("no version matches", dl("~> 2.0", "")).expect_error_at(
+                "version",
+                "No matching encryption certificate",
+                r"no certificate version matches\s+`~> 2.0`",
+            ),
             Step::config(
                 "unreachable URL",
                 cert_config(&format!(
                     "  url_template = \"http://{closed}/{{patch}}.crt\"\n  version = \"1.0.29\"\n"
                 )),
             )
-            .expect_error(r"(?s)Cannot download the encryption certificate.*cannot read http://127\.0\.0\.1"),
-            Step::config("malformed certificate", cert_config("  certificate = \"not a certificate\"\n"))
-                .expect_error(r"(?s)Invalid encryption certificate.*not a PEM certificate"),
+            .expect_error_at(
+                "url_template",
+                "Cannot download the encryption certificate",
+                r"cannot read\s+http://127\.0\.0\.1",
+            ),
+            Step::config(
+                "malformed certificate",
+                cert_config("  certificate = \"not a certificate\"\n"),
+            )
+            .expect_error_at(
+                "certificate",
+                "Invalid encryption certificate",
+                r"not a PEM\s+certificate",
+            ),
             Step::config(
                 "wrong-purpose certificate",
                 cert_config(&file_attr("certificate", &d.join("attestation.crt"))),
             )
-            .expect_error(r"(?s)Wrong kind of certificate.*is not an encryption certificate.*digitalSignature"),
+            .expect_error_at(
+                "certificate",
+                "Wrong kind of certificate",
+                r"is not an\s+encryption\s+certificate.*digitalSignature",
+            ),
             Step::config(
                 "a certificate and a version together",
                 cert_config(&format!(
@@ -447,24 +485,41 @@ fn test_acc_encryption_certificate() {
                     file_attr("certificate", &d.join("enc29.crt"))
                 )),
             )
-            .expect_error(r"(?s)Conflicting certificate source"),
+            .expect_error_at(
+                "version",
+                "Conflicting certificate source",
+                r"already\s+gives\s+one",
+            ),
             Step::config(
                 "chain to another root",
                 dl("1.0.29", &file_attr("ca_certificate", &other_root)),
             )
-            .expect_error(r"(?s)Invalid CA certificate bundle.*has no certificate whose subject"),
+            .expect_error_at(
+                "ca_certificate",
+                "Invalid CA certificate bundle",
+                r"has no\s+certificate\s+whose\s+subject",
+            ),
             Step::config(
                 "revoked by the CRL",
-                dl("1.0.29", &format!("{bundle}  crl = \"{}\"\n", revoked_crl.display())),
+                dl(
+                    "1.0.29",
+                    &format!("{bundle}  crl = \"{}\"\n", revoked_crl.display()),
+                ),
             )
-            .expect_error(r"(?s)Encryption certificate revoked.*is revoked"),
+            .expect_error_at("crl", "Encryption certificate revoked", r"is\s+revoked"),
             Step::config(
                 "CRL of another CA",
-                dl("1.0.29", &format!("{bundle}  crl = \"{}\"\n", other_crl.display())),
+                dl(
+                    "1.0.29",
+                    &format!("{bundle}  crl = \"{}\"\n", other_crl.display()),
+                ),
             )
-            .expect_error(r"(?s)CRL check failed.*CRL issuer"),
-            Step::config("CRL without CA", dl("1.0.29", "  crl = \"/nonexistent.crl\"\n"))
-                .expect_error(r"(?s)CRL without its issuer"),
+            .expect_error_at("crl", "CRL check failed", r"CRL\s+issuer"),
+            Step::config(
+                "CRL without CA",
+                dl("1.0.29", "  crl = \"/nonexistent.crl\"\n"),
+            )
+            .expect_error_at("crl", "CRL without its issuer", "ca_certificate"),
         ],
     }
     .run();

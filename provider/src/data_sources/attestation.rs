@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::contract::attestation::{self, AttestationError, Finding};
 use crate::contract::certs::{self, Certificate};
 use crate::contract::keys::{self, KeyError};
+use crate::contract::token::TokenError;
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
@@ -227,8 +228,15 @@ fn audit(
 
     let plain =
         attestation::decrypt_record(record.as_bytes(), private.as_deref()).map_err(|e| {
+            // A password that does not decrypt means the wrong key; anything else is the
+            // record's own fault.
             let at = match e {
-                AttestationError::KeyRequired => "private_key",
+                AttestationError::KeyRequired
+                | AttestationError::Token(
+                    TokenError::RsaDecrypt(_)
+                    | TokenError::ImplausiblePassword { .. }
+                    | TokenError::NotRsa { .. },
+                ) => "private_key",
                 _ => "record",
             };
             Diagnostic::error("Cannot read the attestation record", e.to_string())
