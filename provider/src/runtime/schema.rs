@@ -288,6 +288,7 @@ impl Block {
             description: self.description.clone(),
             description_kind: pb::StringKind::Markdown as i32,
             deprecated: self.deprecated,
+            deprecation_message: String::new(),
         }
     }
 }
@@ -321,6 +322,7 @@ fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: a.deprecated,
         write_only: a.write_only,
+        deprecation_message: String::new(),
     }
 }
 

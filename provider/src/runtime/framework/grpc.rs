@@ -192,6 +192,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 .collect(),
             functions: vec![],
             ephemeral_resources: vec![],
+            list_resources: vec![],
         }))
     }
 
@@ -640,5 +641,6 @@ fn capabilities() -> pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: false,
         move_resource_state: false,
+        generate_resource_config: false,
     }
 }
