@@ -7,6 +7,10 @@
 //! write-only attribute, a schema version with a state upgrade, and import. Its "remote
 //! objects" are JSON files in the provider's `store_dir`, so tests can create drift by editing
 //! or deleting them. `rtest_echo` is a data source that returns its dynamic input.
+//! [`newer`] has what proves the newer protocol features: `rtest_item` (resource identity, a
+//! list resource for `terraform query`) and the ephemeral resource `rtest_secret`.
+
+pub mod newer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +19,8 @@ use std::sync::Arc;
 use hyperprotect::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use hyperprotect::runtime::framework::plan::get;
 use hyperprotect::runtime::framework::{
-    Change, ConfigureRequest, Ctx, DataSource, Outcome, Provider, ProviderData, Resource,
+    Change, ConfigureRequest, Ctx, DataSource, EphemeralResource, ListResource, Outcome, Provider,
+    ProviderData, Resource,
 };
 use hyperprotect::runtime::schema::{
     Attribute, Block, BlockNesting, Mode, NestedBlock, ObjectNesting, Schema,
@@ -65,11 +70,19 @@ impl Provider for RtestProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(Everything)]
+        vec![Arc::new(Everything), Arc::new(newer::Item)]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         vec![Arc::new(Echo)]
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
+        vec![Arc::new(newer::Secret)]
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        vec![Arc::new(newer::ItemList)]
     }
 }
 
@@ -492,7 +505,7 @@ mod tests {
     fn every_schema_passes_terraforms_rules() {
         let served = GrpcProvider::new(RtestProvider);
         let schemas = served.schemas();
-        assert_eq!(schemas.len(), 3);
+        assert_eq!(schemas.len(), 6);
         for (name, schema) in schemas {
             assert_eq!(schema.check(), Ok(()), "{name}");
         }

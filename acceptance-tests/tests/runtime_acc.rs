@@ -292,7 +292,7 @@ fn test_acc_runtime_write_only_needs_a_capable_terraform() {
     let step = if supports_write_only {
         step.check(|s| s.expect(A, "password_wo", serde_json::Value::Null))
     } else {
-        step.expect_error(r"(?s)Write-only attribute not supported.*password_wo")
+        step.expect_error(r"(?s)Write-only attribute not supported.*password_wo.*Terraform 1.11 or")
     };
     TestCase {
         name: "test_acc_runtime_write_only_needs_a_capable_terraform",
