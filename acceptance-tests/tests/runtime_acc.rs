@@ -4,33 +4,12 @@
 //! Terraform itself with go-plugin's handshake and mutual TLS.
 
 use acceptance_tests::harness::{
-    acceptance_enabled, built_binary, terraform_version, Import, ImportId, ProviderUnderTest, Step,
-    Terraform, TestCase, WorkDir,
+    acceptance_enabled, built_binary, terraform_version, Import, ImportId, Step, Terraform,
+    TestCase, WorkDir,
 };
+use acceptance_tests::rtest::{provider_config as provider_block, provider_under_test as rtest};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
-
-fn rtest() -> ProviderUnderTest {
-    ProviderUnderTest::new(
-        "hyperprotect/rtest",
-        built_binary("terraform-provider-rtest"),
-    )
-}
-
-fn provider_block(store: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    rtest = {{ source = "hyperprotect/rtest" }}
-  }}
-}}
-provider "rtest" {{
-  store_dir = "{store}"
-}}
-"#
-    )
-}
 
 fn everything(store: &str, name: &str, count: i64, extra: &str) -> String {
     format!(

@@ -5,32 +5,10 @@
 //! checks what that Terraform does instead (a clear configuration error), so it still tests.
 
 use acceptance_tests::harness::{
-    acceptance_enabled, built_binary, terraform_version, ProviderUnderTest, Run, Step, Terraform,
-    TestCase, WorkDir,
+    acceptance_enabled, terraform_version, Run, Step, Terraform, TestCase, WorkDir,
 };
 use acceptance_tests::rtest::newer::Secret;
-
-fn rtest() -> ProviderUnderTest {
-    ProviderUnderTest::new(
-        "hyperprotect/rtest",
-        built_binary("terraform-provider-rtest"),
-    )
-}
-
-fn provider_block(store: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    rtest = {{ source = "hyperprotect/rtest" }}
-  }}
-}}
-provider "rtest" {{
-  store_dir = "{store}"
-}}
-"#
-    )
-}
+use acceptance_tests::rtest::{provider_config as provider_block, provider_under_test as rtest};
 
 /// Writes an item as if it had been made outside Terraform.
 fn make_item(store: &std::path::Path, id: &str, name: &str, size: i64) {
@@ -47,6 +25,32 @@ fn item_exists(store: &std::path::Path, id: &str) -> bool {
 fn must(run: Run, what: &str) -> Run {
     assert_eq!(run.code, 0, "{what} failed:\n{}", run.output());
     run
+}
+
+/// Applies a saved plan, requires the next plan to be empty, then destroys everything.
+fn apply_then_empty_plan_then_destroy(work: &WorkDir, between: impl FnOnce()) {
+    must(
+        work.terraform(&[
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-auto-approve",
+            "tfplan",
+        ]),
+        "apply",
+    );
+    between();
+    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(
+        plan.code,
+        0,
+        "plan after apply not empty:\n{}",
+        plan.output()
+    );
+    must(
+        work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]),
+        "destroy",
+    );
 }
 
 /// An ephemeral secret feeds a write-only attribute: opened and closed in every run, and its
@@ -107,48 +111,29 @@ resource "rtest_everything" "a" {{
     assert!(!shown.stdout.contains(&secret), "secret in the JSON plan");
 
     std::fs::remove_file(&closed).unwrap();
-    must(
-        work.terraform(&[
-            "apply",
-            "-input=false",
-            "-no-color",
-            "-auto-approve",
-            "tfplan",
-        ]),
-        "apply",
-    );
-    assert!(
-        closed.exists(),
-        "apply did not close the ephemeral resource"
-    );
-    let state = std::fs::read_to_string(work.path().join("terraform.tfstate")).unwrap();
-    assert!(
-        state.contains("ephemeral-input"),
-        "the resource is not in state"
-    );
-    assert!(!state.contains(&secret), "secret in the state file");
-    let shown = must(
-        work.terraform(&["show", "-json", "-no-color"]),
-        "show state",
-    );
-    assert!(!shown.stdout.contains(&secret), "secret in the JSON state");
-    let stored = work.state().unwrap().addresses();
-    assert_eq!(
-        stored,
-        ["rtest_everything.a"],
-        "only the managed resource is stored"
-    );
-    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after apply not empty:\n{}",
-        plan.output()
-    );
-    must(
-        work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]),
-        "destroy",
-    );
+    apply_then_empty_plan_then_destroy(&work, || {
+        assert!(
+            closed.exists(),
+            "apply did not close the ephemeral resource"
+        );
+        let state = std::fs::read_to_string(work.path().join("terraform.tfstate")).unwrap();
+        assert!(
+            state.contains("ephemeral-input"),
+            "the resource is not in state"
+        );
+        assert!(!state.contains(&secret), "secret in the state file");
+        let shown = must(
+            work.terraform(&["show", "-json", "-no-color"]),
+            "show state",
+        );
+        assert!(!shown.stdout.contains(&secret), "secret in the JSON state");
+        let stored = work.state().unwrap().addresses();
+        assert_eq!(
+            stored,
+            ["rtest_everything.a"],
+            "only the managed resource is stored"
+        );
+    });
 }
 
 /// An item made outside Terraform is imported by identity (`import { identity = ... }`): the
@@ -297,27 +282,7 @@ list "rtest_item" "found" {
         "{}\n{generated}",
         plan.output()
     );
-    must(
-        work.terraform(&[
-            "apply",
-            "-input=false",
-            "-no-color",
-            "-auto-approve",
-            "tfplan",
-        ]),
-        "apply",
-    );
-    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after import not empty:\n{}",
-        plan.output()
-    );
-    must(
-        work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]),
-        "destroy",
-    );
+    apply_then_empty_plan_then_destroy(&work, || {});
     assert!(!item_exists(store.path(), "it-q1") && !item_exists(store.path(), "it-q2"));
     assert!(
         item_exists(store.path(), "it-other"),

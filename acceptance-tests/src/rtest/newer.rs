@@ -17,9 +17,9 @@ use hyperprotect::runtime::framework::{
     Change, Ctx, EphemeralResource, ListRequest, ListResource, Listed, Opened, Outcome, Resource,
 };
 use hyperprotect::runtime::schema::{Attribute, Block, IdentityAttribute, IdentitySchema, Schema};
-use hyperprotect::runtime::value::{json, Type, Value};
+use hyperprotect::runtime::value::{Type, Value};
 
-use super::Store;
+use super::{is_simple_name, Objects, Store};
 
 /// A small resource with an identity.
 pub struct Item;
@@ -30,43 +30,18 @@ impl Item {
         TYPE.get_or_init(|| Item.schema().block.implied_type())
     }
 
-    fn dir(store: &Store) -> PathBuf {
-        store.dir.join("items")
-    }
-
-    fn path(store: &Store, id: &str) -> Result<PathBuf, Diagnostic> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Diagnostic::error(
-                "Invalid id",
-                format!("{id:?} is not an rtest item id (letters, digits and '-')."),
-            ));
-        }
-        Ok(Self::dir(store).join(format!("{id}.json")))
-    }
-
-    fn save(store: &Store, id: &str, state: &Value) -> Result<(), Diagnostic> {
-        let bytes = json::encode(state, Self::type_of())
-            .map_err(|e| Diagnostic::error("Cannot encode item", e.to_string()))?;
-        let path = Self::path(store, id)?;
-        std::fs::create_dir_all(Self::dir(store))
-            .and_then(|()| std::fs::write(&path, bytes))
-            .map_err(|e| Diagnostic::error("Cannot write item", e.to_string()))
-    }
-
-    fn load(store: &Store, id: &str) -> Result<Option<Value>, Diagnostic> {
-        let path = Self::path(store, id)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => json::decode(&bytes, Self::type_of())
-                .map(Some)
-                .map_err(|e| Diagnostic::error("Corrupt item", format!("{}: {e}", path.display()))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Diagnostic::error("Cannot read item", e.to_string())),
+    /// Items are JSON files under `<store_dir>/items/`.
+    fn objects(store: &Store) -> Objects<'static> {
+        Objects {
+            dir: store.dir.join("items"),
+            ty: Self::type_of(),
         }
     }
 
     /// Every stored item, in id order.
     fn all(store: &Store) -> Result<Vec<Value>, Diagnostic> {
-        let entries = match std::fs::read_dir(Self::dir(store)) {
+        let objects = Self::objects(store);
+        let entries = match std::fs::read_dir(&objects.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(Diagnostic::error("Cannot list items", e.to_string())),
@@ -78,17 +53,11 @@ impl Item {
         ids.sort();
         let mut items = Vec::new();
         for id in ids {
-            if let Some(item) = Self::load(store, &id)? {
+            if let Some(item) = objects.load(&id)? {
                 items.push(item);
             }
         }
         Ok(items)
-    }
-
-    fn load_for_import(store: &Store, id: &str) -> Result<Value, Diagnostics> {
-        Self::load(store, id)?.ok_or_else(|| {
-            Diagnostic::error("Cannot import", format!("No rtest item {id:?}.")).into()
-        })
     }
 }
 
@@ -129,7 +98,7 @@ impl Resource for Item {
         if let Value::Object(fields) = &mut state {
             fields.insert("id".into(), Value::string(&id));
         }
-        match Self::save(store, &id, &state) {
+        match Self::objects(store).save(&id, &state) {
             Ok(()) => Outcome::ok(state),
             Err(d) => Outcome::failed(Value::Null, d),
         }
@@ -141,7 +110,7 @@ impl Resource for Item {
             Err(d) => return Outcome::failed(state, d),
         };
         let id = get(&state, "id").as_str().unwrap_or_default().to_string();
-        match Self::load(store, &id) {
+        match Self::objects(store).load(&id) {
             Ok(Some(remote)) => Outcome::ok(remote),
             Ok(None) => Outcome::ok(Value::Null),
             Err(d) => Outcome::failed(state, d),
@@ -154,7 +123,7 @@ impl Resource for Item {
             Err(d) => return Outcome::failed(change.prior.clone(), d),
         };
         let id = get(change.prior, "id").as_str().unwrap_or_default();
-        match Self::save(store, id, change.planned) {
+        match Self::objects(store).save(id, change.planned) {
             Ok(()) => Outcome::ok(change.planned.clone()),
             Err(d) => Outcome::failed(change.prior.clone(), d),
         }
@@ -165,17 +134,11 @@ impl Resource for Item {
             Ok(s) => s,
             Err(d) => return d.into(),
         };
-        let id = get(prior, "id").as_str().unwrap_or_default();
-        match Self::path(store, id).map(std::fs::remove_file) {
-            Ok(Ok(())) => Diagnostics::new(),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Diagnostics::new(),
-            Ok(Err(e)) => Diagnostic::error("Cannot delete item", e.to_string()).into(),
-            Err(d) => d.into(),
-        }
+        Self::objects(store).delete(prior)
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        Self::load_for_import(ctx.data::<Store>()?, id)
+        Self::objects(ctx.data::<Store>()?).load_for_import(id)
     }
 
     fn identity_schema(&self) -> Option<IdentitySchema> {
@@ -201,7 +164,7 @@ impl Resource for Item {
                     .into(),
             );
         };
-        Self::load_for_import(ctx.data::<Store>()?, id)
+        Self::objects(ctx.data::<Store>()?).load_for_import(id)
     }
 }
 
@@ -289,7 +252,7 @@ impl EphemeralResource for Secret {
 
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
         if let Some(name) = get(config, "name").as_str() {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            if !is_simple_name(name) {
                 diags.error_at(
                     AttrPath::attr("name"),
                     "Invalid secret name",
