@@ -12,6 +12,8 @@ use tonic::{Request, Response, Status};
 mod ephemeral;
 mod identity;
 mod list;
+#[cfg(test)]
+mod tests;
 
 use super::plan::{self, Marking};
 use super::{
