@@ -22,6 +22,26 @@ fn item_exists(store: &std::path::Path, id: &str) -> bool {
     store.join("items").join(format!("{id}.json")).exists()
 }
 
+/// The state file's instance of `rtest_item.<name>` (identity included, unlike `show -json`).
+fn stored_instance(dir: &std::path::Path, name: &str) -> serde_json::Value {
+    let state = std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let resource = state["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == name)
+        .unwrap_or_else(|| panic!("rtest_item.{name} not in state"));
+    resource["instances"][0].clone()
+}
+
+/// Asserts the identity Terraform stored for `rtest_item.<name>`.
+fn assert_stored_identity(dir: &std::path::Path, name: &str, id: &str) {
+    let instance = stored_instance(dir, name);
+    assert_eq!(instance["identity"]["id"], id, "{instance}");
+    assert_eq!(instance["identity_schema_version"], 0, "{instance}");
+}
+
 fn must(run: Run, what: &str) -> Run {
     assert_eq!(run.code, 0, "{what} failed:\n{}", run.output());
     run
@@ -159,7 +179,9 @@ resource "rtest_item" "b" {{
 "#,
         provider_block(&store.path().display().to_string())
     );
-    let step = Step::config("import by identity", config.clone());
+    let with_created =
+        format!("{config}\nresource \"rtest_item\" \"c\" {{\n  name = \"made\"\n}}\n");
+    let step = Step::config("import by identity", config);
     if !version.supports_identity() {
         // `import` blocks came in 1.5, `identity` in them in 1.12.
         TestCase {
@@ -196,15 +218,15 @@ resource "rtest_item" "b" {{
         env: vec![],
         steps: vec![
             step,
-            // The identity Terraform stored is the provider's, so the state file carries it.
-            Step::config("identity kept in state", config).pre_config(|dir| {
-                let state: serde_json::Value = serde_json::from_str(
-                    &std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap(),
-                )
-                .unwrap();
-                let instance = &state["resources"][0]["instances"][0];
-                assert_eq!(instance["identity"]["id"], "it-outside1", "{instance}");
-                assert_eq!(instance["identity_schema_version"], 0, "{instance}");
+            // The identity Terraform stored is the provider's, so the state file carries it;
+            // an item created (not imported) gets its identity at apply.
+            Step::config("create beside the import", with_created.clone())
+                .pre_config(|dir| assert_stored_identity(dir, "b", "it-outside1")),
+            Step::config("identity of the created item", with_created).pre_config(|dir| {
+                let c = stored_instance(dir, "c");
+                let id = c["attributes"]["id"].as_str().unwrap();
+                assert!(id.starts_with("it-"), "{c}");
+                assert_stored_identity(dir, "c", id);
             }),
         ],
         check_destroy: Some(Box::new(move |_| {
