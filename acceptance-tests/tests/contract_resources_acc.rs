@@ -620,7 +620,7 @@ fn plan_of_100_unchanged_contracts_encrypts_nothing() {
     work.write_config(&config);
     let apply = work.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_eq!(apply.code, 0, "{}", apply.output());
-    // Each contract: workload and env at apply (and once more in the plan-time trial build).
+    // Each contract: workload and env, once, at apply (plans only compute sizes).
     let at_apply = encryptions_logged(&log);
     assert!(
         at_apply >= 200,

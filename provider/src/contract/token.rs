@@ -259,6 +259,20 @@ pub fn require_platform(token: &str, platform: Platform) -> Result<(), TokenErro
     Ok(())
 }
 
+/// A string exactly as long as the token [`encrypt`] makes from `plaintext_len` bytes for an
+/// RSA key of `rsa_bytes` bytes (made of `A`s, so it renders in YAML as a token does): lets a
+/// caller know the size of a document before paying for the encryption.
+pub fn stand_in(plaintext_len: usize, rsa_bytes: usize, platform: Platform) -> String {
+    let b64 = |n: usize| n.div_ceil(3) * 4;
+    let aes = SALT_MAGIC.len() + SALT_LEN + (plaintext_len / AES_BLOCK + 1) * AES_BLOCK;
+    format!(
+        "{}.{}.{}",
+        platform.token_prefix(),
+        "A".repeat(b64(rsa_bytes)),
+        "A".repeat(b64(aes))
+    )
+}
+
 /// Tokens encrypted by this process so far (see [`encryptions`]).
 static ENCRYPTIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -558,6 +572,21 @@ mod tests {
             require_platform("not a token", Platform::Hpvs),
             Err(TokenError::UnknownPrefix)
         ));
+    }
+
+    #[test]
+    fn stand_ins_are_as_long_as_tokens() {
+        for len in [0, 1, 15, 16, 17, 100, 4095] {
+            for platform in [Platform::Hpvs, Platform::Ccrt] {
+                let text = vec![b'x'; len];
+                let real = encrypt(&text, key(), platform).unwrap();
+                assert_eq!(
+                    stand_in(len, key().size() as usize, platform).len(),
+                    real.len(),
+                    "{len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -207,6 +207,19 @@ impl Sections {
             },
             Known::Value(text) => {
                 let (workload, env) = match document::Contract::parse(text) {
+                    Ok(c)
+                        if c.attestation_public_key.is_some()
+                            || c.env_workload_signature.is_some() =>
+                    {
+                        diags.error_at(
+                            AttrPath::attr("contract"),
+                            "Invalid contract",
+                            "contract takes the plaintext workload and env only: set \
+                             attestation_public_key as its own attribute, and leave \
+                             envWorkloadSignature out (the signature is made here).",
+                        );
+                        (Known::Unknown, Known::Unknown)
+                    }
                     Ok(c) => (Known::Value(c.workload), Known::Value(c.env)),
                     Err(e) => {
                         diags.error_at(
@@ -447,9 +460,15 @@ fn issue_certificate(expiry: &Value, key: &PKey<Private>, diags: &mut Diagnostic
     }
 }
 
-/// Builds the document from a wholly known configuration; `reuse_workload` is the prior
-/// workload token when the workload did not change (it is then not encrypted again).
-fn build(config: &Value, reuse_workload: Option<&str>) -> Result<BuiltContract, Diagnostics> {
+/// Runs `engine` (`document::build`, or `document::rendered_size` at plan time) on the input
+/// a wholly known configuration describes; `reuse_workload` is the prior workload token when
+/// the workload did not change (it is then not encrypted again). Engine errors become
+/// diagnostics at the attribute they come from.
+fn with_input<T>(
+    config: &Value,
+    reuse_workload: Option<&str>,
+    engine: fn(&ContractInput<'_>) -> Result<T, DocumentError>,
+) -> Result<T, Diagnostics> {
     let mut diags = Diagnostics::new();
     let sections = Sections::of(config, &mut diags);
     let recipient = match string(config, CERTIFICATE) {
@@ -507,7 +526,7 @@ fn build(config: &Value, reuse_workload: Option<&str>) -> Result<BuiltContract, 
             encrypt_attestation_key: !plaintext_attestation,
         },
     };
-    document::build(&input).map_err(|e| {
+    engine(&input).map_err(|e| {
         let attr = match &e {
             DocumentError::Schema(_) | DocumentError::SigningKeyWithoutSignature => {
                 sections.env_attr
@@ -630,10 +649,10 @@ impl Resource for Contract {
         if no_expiry {
             set(&mut plan.planned, "expires_at", Value::Null);
         }
-        // A new document will be built: try it now when everything is known, so that every
-        // problem the build can find (key/passphrase mismatch, CA, size) shows in the plan.
+        // A new document will be built: when everything is known, make every check the
+        // build makes (signing certificate, size) now, without encrypting or signing.
         if plan.config.is_wholly_known() {
-            if let Err(d) = build(plan.config, None) {
+            if let Err(d) = with_input(plan.config, None, document::rendered_size) {
                 plan.diagnostics.extend(d);
             }
         }
@@ -668,7 +687,7 @@ fn apply(change: Change<'_>, reuse_workload: Option<&str>) -> Outcome {
     if diags.has_errors() {
         return Outcome::failed(Value::Null, diags);
     }
-    let built = match build(change.config, reuse_workload) {
+    let built: BuiltContract = match with_input(change.config, reuse_workload, document::build) {
         Ok(b) => b,
         Err(d) => {
             diags.extend(d);
