@@ -581,7 +581,7 @@ mod tests {
                 let text = vec![b'x'; len];
                 let real = encrypt(&text, key(), platform).unwrap();
                 assert_eq!(
-                    stand_in(len, key().size() as usize, platform).len(),
+                    stand_in(len, key().size(), platform).len(),
                     real.len(),
                     "{len}"
                 );
