@@ -10,7 +10,8 @@ mod fixtures;
 use std::sync::Arc;
 
 use acceptance_tests::harness::{
-    acceptance_enabled, PlanJson, ProviderUnderTest, StateJson, Step, Terraform, TestCase, WorkDir,
+    acceptance_enabled, Import, ImportId, PlanJson, ProviderUnderTest, StateJson, Step, Terraform,
+    TestCase, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::RsaBits;
 use fixtures::{env_yaml, provider_block, workload_yaml, Fixtures, PASSPHRASE};
@@ -235,6 +236,17 @@ fn encrypted_text_lifecycle() {
                         .then_some(())
                         .ok_or("new text not in the token".into())
                 }),
+            Step::import(
+                "import is refused: ciphertext cannot be read back into inputs",
+                text_config(&f, "other"),
+                Import {
+                    address: addr.to_string(),
+                    id: ImportId::Literal("anything".into()),
+                    verify: false,
+                    verify_ignore: vec![],
+                },
+            )
+            .expect_error(r"(?s)hyperprotect_encrypted_text cannot be imported"),
             Step::config(
                 "text and text_wo are exclusive",
                 text_config(&f, "x").replace("  text  ", "  text_wo = \"y\"\n  text  "),
