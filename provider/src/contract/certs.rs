@@ -1084,6 +1084,16 @@ mod tests {
     // ------------------------------------------------------------------ parsing
 
     #[test]
+    fn encryption_purpose_refuses_ca_certificates() {
+        let c = chain();
+        check_encryption_purpose(&c.leaf.cert).unwrap();
+        for ca in [&c.root.cert, &c.intermediate.cert] {
+            let err = check_encryption_purpose(ca).unwrap_err().to_string();
+            assert!(err.contains("a CA certificate"), "{err}");
+        }
+    }
+
+    #[test]
     fn parses_pem_base64_der_and_escaped_pem() {
         let c = chain();
         let pem = c.leaf.cert.to_pem();
