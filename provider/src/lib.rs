@@ -4,12 +4,13 @@
 //!   Knows nothing of contracts or clouds.
 //! - [`contract`]: the Hyper Protect contract engine (encryption, signing, validation,
 //!   attestation, certificates, image selection). Knows nothing of Terraform.
-//! - [`provider`]: the provider itself, joining the layers; [`resources`] and
-//!   [`data_sources`] hold one file per object it serves.
+//! - [`provider`]: the provider itself, joining the layers; [`resources`], [`data_sources`],
+//!   [`ephemeral_resources`] hold one file per object it serves.
 
 pub mod cloud;
 pub mod contract;
 pub mod data_sources;
+pub mod ephemeral_resources;
 pub mod provider;
 pub mod resources;
 pub mod runtime;

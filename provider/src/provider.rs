@@ -15,7 +15,7 @@ use crate::cloud::{self, Client, ClientConfig};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{
-    ConfigureRequest, Ctx, DataSource, Provider, ProviderData, Resource,
+    ConfigureRequest, Ctx, DataSource, EphemeralResource, Provider, ProviderData, Resource,
 };
 use crate::runtime::schema::{Attribute, Block, Schema};
 use crate::runtime::value::{Type, Value};
@@ -350,6 +350,10 @@ impl Provider for HyperprotectProvider {
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         crate::data_sources::all()
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
+        crate::ephemeral_resources::all()
     }
 }
 

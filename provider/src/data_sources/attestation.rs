@@ -92,27 +92,37 @@ impl DataSource for AttestationDataSource {
     }
 
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        for d in check_config(config) {
-            diags.push(d);
-        }
+        validate(config, diags);
     }
 
     async fn read(&self, _ctx: &Ctx, config: &Value) -> Outcome {
-        let config = config.clone();
-        // RSA decryption and PBKDF2 are CPU work: keep them off the gRPC threads.
-        let result =
-            tokio::task::spawn_blocking(move || evaluate(&config, OffsetDateTime::now_utc())).await;
-        match result {
-            Ok((Some(state), diags)) => Outcome {
+        match evaluate_now(config).await {
+            (Some(state), diags) => Outcome {
                 diagnostics: diags,
                 ..Outcome::ok(state)
             },
-            Ok((None, diags)) => Outcome::failed(Value::Null, diags),
-            Err(join) => Outcome::failed(
-                Value::Null,
-                Diagnostic::error("Attestation check failed", join.to_string()),
-            ),
+            (None, diags) => Outcome::failed(Value::Null, diags),
         }
+    }
+}
+
+/// The configuration checks of `validate` (shared with the ephemeral resource).
+pub fn validate(config: &Value, diags: &mut Diagnostics) {
+    for d in check_config(config) {
+        diags.push(d);
+    }
+}
+
+/// [`evaluate`] at the current time, off the gRPC threads (RSA decryption and PBKDF2 are CPU
+/// work). Shared with the ephemeral resource.
+pub async fn evaluate_now(config: &Value) -> (Option<Value>, Diagnostics) {
+    let config = config.clone();
+    match tokio::task::spawn_blocking(move || evaluate(&config, OffsetDateTime::now_utc())).await {
+        Ok(result) => result,
+        Err(join) => (
+            None,
+            Diagnostic::error("Attestation check failed", join.to_string()).into(),
+        ),
     }
 }
 
