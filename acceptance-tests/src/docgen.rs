@@ -3,12 +3,14 @@
 //! there is no Go toolchain here).
 //!
 //! Output, relative to `docs/`: `index.md` (from the hand-written template
-//! `docs/templates/index.md.tmpl`), `resources/<name>.md` and `data-sources/<name>.md`,
-//! where `<name>` is the type name without the provider prefix. Examples come from the
-//! registry's conventional places: `examples/provider/provider.tf`,
-//! `examples/resources/<type>/resource.tf` + `import.sh` and
-//! `examples/data-sources/<type>/data-source.tf`, `<type>` being the full type name
-//! (`hyperprotect_instance`).
+//! `docs/templates/index.md.tmpl`), `resources/<name>.md`, `data-sources/<name>.md`,
+//! `ephemeral-resources/<name>.md` and `list-resources/<name>.md`, where `<name>` is the type
+//! name without the provider prefix. Examples come from the registry's conventional places:
+//! `examples/provider/provider.tf`, `examples/resources/<type>/resource.tf` + `import.sh`,
+//! `examples/data-sources/<type>/data-source.tf`,
+//! `examples/ephemeral-resources/<type>/ephemeral-resource.tf` and
+//! `examples/list-resources/<type>/list-resource.tfquery.hcl`, `<type>` being the full type
+//! name (`hyperprotect_instance`).
 //!
 //! Run `cargo run -p acceptance-tests --bin gen-docs` to regenerate; the `docs_drift` test
 //! fails when the committed files differ.
@@ -30,7 +32,12 @@ pub const REGENERATE: &str = "cargo run -p acceptance-tests --bin gen-docs";
 pub const INDEX_TEMPLATE: &str = "docs/templates/index.md.tmpl";
 
 /// The generated folders under `docs/` that hold nothing but generated pages.
-const GENERATED_DIRS: [&str; 2] = ["resources", "data-sources"];
+const GENERATED_DIRS: [&str; 4] = [
+    "resources",
+    "data-sources",
+    "ephemeral-resources",
+    "list-resources",
+];
 
 /// Link for write-only arguments (what they are and which Terraform versions support them).
 const WRITE_ONLY_LINK: &str =
@@ -41,25 +48,58 @@ const WRITE_ONLY_LINK: &str =
 pub enum Kind {
     Resource,
     DataSource,
+    /// Terraform ≥ 1.10: `ephemeral` blocks, never stored.
+    EphemeralResource,
+    /// Terraform ≥ 1.14: `list` blocks of `terraform query`.
+    ListResource,
 }
 
 impl Kind {
+    /// Every kind, in the order the index lists them.
+    const ALL: [Kind; 4] = [
+        Kind::Resource,
+        Kind::DataSource,
+        Kind::EphemeralResource,
+        Kind::ListResource,
+    ];
     fn folder(self) -> &'static str {
         match self {
             Kind::Resource => "resources",
             Kind::DataSource => "data-sources",
+            Kind::EphemeralResource => "ephemeral-resources",
+            Kind::ListResource => "list-resources",
         }
     }
     fn label(self) -> &'static str {
         match self {
             Kind::Resource => "Resource",
             Kind::DataSource => "Data Source",
+            Kind::EphemeralResource => "Ephemeral Resource",
+            Kind::ListResource => "List Resource",
         }
     }
     fn example_file(self) -> &'static str {
         match self {
             Kind::Resource => "resource.tf",
             Kind::DataSource => "data-source.tf",
+            Kind::EphemeralResource => "ephemeral-resource.tf",
+            Kind::ListResource => "list-resource.tfquery.hcl",
+        }
+    }
+    /// What the page says about where and from which Terraform version the object is used.
+    fn usage_note(self) -> Option<&'static str> {
+        match self {
+            Kind::Resource | Kind::DataSource => None,
+            Kind::EphemeralResource => Some(
+                "Ephemeral resources need Terraform 1.10 or later (`ephemeral` blocks); their \
+                 arguments and results are never written to state or plan files.",
+            ),
+            Kind::ListResource => Some(
+                "List resources need Terraform 1.14 or later: declare a `list` block in a \
+                 `.tfquery.hcl` file and run `terraform query` (add \
+                 `-generate-config-out=FILE` to write configuration and import blocks for what \
+                 it finds). The arguments below go in its `config` block.",
+            ),
         }
     }
 }
@@ -71,7 +111,8 @@ pub struct Object {
     pub schema: Schema,
 }
 
-/// Every resource and data source a provider serves, sorted by kind then name.
+/// Every resource, data source, ephemeral and list resource a provider serves, sorted by kind
+/// then name.
 pub fn objects<P: Provider>(provider: &P) -> Vec<Object> {
     let mut all: Vec<Object> = provider
         .resources()
@@ -85,6 +126,16 @@ pub fn objects<P: Provider>(provider: &P) -> Vec<Object> {
             kind: Kind::DataSource,
             type_name: d.type_name().to_string(),
             schema: d.schema(),
+        }))
+        .chain(provider.ephemeral_resources().iter().map(|e| Object {
+            kind: Kind::EphemeralResource,
+            type_name: e.type_name().to_string(),
+            schema: e.schema(),
+        }))
+        .chain(provider.list_resources().iter().map(|l| Object {
+            kind: Kind::ListResource,
+            type_name: l.type_name().to_string(),
+            schema: l.schema(),
         }))
         .collect();
     all.sort_by(|a, b| (a.kind.folder(), &a.type_name).cmp(&(b.kind.folder(), &b.type_name)));
@@ -191,9 +242,13 @@ fn index_page(
 
 fn object_list(name: &str, objects: &[Object]) -> String {
     let mut out = String::new();
-    for kind in [Kind::Resource, Kind::DataSource] {
-        let _ = writeln!(out, "{}s:\n", kind.label());
+    for kind in Kind::ALL {
         let of_kind: Vec<&Object> = objects.iter().filter(|o| o.kind == kind).collect();
+        let newer = matches!(kind, Kind::EphemeralResource | Kind::ListResource);
+        if newer && of_kind.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{}s:\n", kind.label());
         if of_kind.is_empty() {
             out.push_str("- none yet\n");
         }
@@ -239,6 +294,9 @@ fn object_page(object: &Object, name: &str, root: &Path) -> Result<String, Strin
     let _ = writeln!(out, "\n# {type_name} ({})\n", kind.label());
     if !description.is_empty() {
         let _ = writeln!(out, "{description}\n");
+    }
+    if let Some(note) = kind.usage_note() {
+        let _ = writeln!(out, "{note}\n");
     }
     if let Some(code) = read(&examples.join(type_name).join(kind.example_file()))? {
         let _ = writeln!(out, "## Example Usage\n\n{}", fenced("terraform", &code));

@@ -3,14 +3,18 @@
 //! its VPC API; their attestation records, read from `/_mock/instances/{id}/attestation`,
 //! are verified by `hyperprotect_attestation` against the contracts. A tampered record, a
 //! record of a different contract, a foreign signature and wrong keys all fail, and with
-//! `fail_on_mismatch = false` give `verified = false` instead.
+//! `fail_on_mismatch = false` give `verified = false` instead. The ephemeral
+//! `hyperprotect_attestation` (Terraform ≥ 1.10) verifies a record the same way and leaves
+//! nothing of the key or the record in state, plan or `show -json`.
 
 mod mock_cloud_support;
 
 use std::fs;
 use std::path::Path;
 
-use acceptance_tests::harness::{ProviderUnderTest, StateJson, Step, TestCase};
+use acceptance_tests::harness::{
+    terraform_version, ProviderUnderTest, StateJson, Step, Terraform, TestCase, WorkDir,
+};
 use hyperprotect::contract::attestation;
 use hyperprotect::contract::document::{
     self, ContractInput, Encryption, SigningInput, WorkloadInput,
@@ -79,6 +83,25 @@ async fn boot(m: &Mock, name: &str, user_data: &str) -> (String, String) {
         att.body["record"].as_str().unwrap().to_string(),
         att.body["signature"].as_str().unwrap().to_string(),
     )
+}
+
+fn pem(x: &openssl::x509::X509) -> String {
+    String::from_utf8(x.to_pem().unwrap()).unwrap()
+}
+
+/// The auditor's key as PKCS#8 PEM encrypted with [`PASSPHRASE`].
+fn encrypted_pem(key: &PKey<Private>) -> String {
+    String::from_utf8(
+        key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), PASSPHRASE.as_bytes())
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// The plaintext of an attestation record encrypted to `auditor`.
+fn decrypted(record: &str, auditor: &PKey<Private>) -> String {
+    String::from_utf8(attestation::decrypt_record(record.as_bytes(), Some(auditor)).unwrap())
+        .unwrap()
 }
 
 struct Files<'a>(&'a Path);
@@ -164,9 +187,7 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
     let (record2, sig2) = rt.block_on(boot(&mock, "audited-two", &second));
 
     // A tampered record: decrypted, one checksum digit changed.
-    let plain1 =
-        String::from_utf8(attestation::decrypt_record(record1.as_bytes(), Some(&auditor)).unwrap())
-            .unwrap();
+    let plain1 = decrypted(&record1, &auditor);
     let line = plain1
         .lines()
         .find(|l| l.ends_with("contract:env"))
@@ -180,13 +201,7 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
 
     let dir = tempfile::tempdir().unwrap();
     let f = Files(dir.path());
-    let pem = |x: &openssl::x509::X509| String::from_utf8(x.to_pem().unwrap()).unwrap();
-    let key_pem = String::from_utf8(
-        auditor
-            .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), PASSPHRASE.as_bytes())
-            .unwrap(),
-    )
-    .unwrap();
+    let key_pem = encrypted_pem(&auditor);
     let key = f.put("auditor.key", &key_pem);
     let other_key = f.put(
         "other.key",
@@ -360,5 +375,167 @@ fn test_acc_auditor_verifies_attestation_records_against_contracts() {
         ],
     }
     .run();
+    drop(mock);
+}
+
+/// Every entry of a saved plan (a zip archive) as text, so a secret cannot hide in its
+/// compressed bytes.
+fn plan_file_text(path: &Path) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             z = zipfile.ZipFile(sys.argv[1])\n\
+             sys.stdout.write(''.join(z.read(n).decode('utf-8', 'replace') for n in z.namelist()))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python3 (installed with Terraform 1.15) reads the plan archive");
+    assert!(
+        out.status.success(),
+        "cannot read the plan archive: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The ephemeral form: a record booted on mock-cloud verifies (a mismatch fails the run and
+/// a postcondition checks the results), and no line of the auditor's key, its passphrase, nor
+/// any line or checksum of the decrypted record is in the state file, the saved plan or
+/// `terraform show -json`. Terraform before 1.10 rejects the `ephemeral` block at validate.
+#[test]
+fn test_acc_auditor_ephemeral_attestation_stays_out_of_state() {
+    const NAME: &str = "test_acc_auditor_ephemeral_attestation_stays_out_of_state";
+    if !acceptance_tests::harness::acceptance_enabled(NAME) {
+        return;
+    }
+    let version = terraform_version().expect("Terraform version");
+    let config = |contract: &str| {
+        format!(
+            r#"
+terraform {{
+  required_providers {{
+    hyperprotect = {{ source = "hyperprotect/hyperprotect" }}
+  }}
+}}
+ephemeral "hyperprotect_attestation" "a" {{
+  record                  = file("record.enc")
+  private_key             = file("auditor.key")
+  private_key_passphrase  = trimspace(file("passphrase.txt"))
+  signature               = file("record.sig")
+  attestation_certificate = file("attestation.crt")
+  ca_certificate          = file("bundle.pem")
+  contract                = file("{contract}")
+  lifecycle {{
+    postcondition {{
+      condition = (self.verified && length(self.findings) == 0 &&
+        self.checksums["cidata/user-data"] == sha256(file("{contract}")))
+      error_message = "not verified"
+    }}
+  }}
+}}
+resource "terraform_data" "audited" {{
+  input = "audit ran"
+}}
+"#
+        )
+    };
+    if !version.supports_ephemeral() {
+        TestCase {
+            name: NAME,
+            providers: vec![ProviderUnderTest::hyperprotect()],
+            env: vec![],
+            check_destroy: None,
+            steps: vec![Step::config("ephemeral block", config("contract.yaml"))
+                .expect_error(r#"Blocks of type "ephemeral" are not expected here"#)],
+        }
+        .run();
+        return;
+    }
+
+    let (rt, mock, pki) = start_blocking_with_small_pki();
+    let auditor = rsa();
+    let first = contract(&pki.encryption_cert, &auditor, "logs-eph.example.com");
+    let other = contract(&pki.encryption_cert, &auditor, "logs-other.example.com");
+    let (record, signature) = rt.block_on(boot(&mock, "audited-ephemeral", &first));
+    let plain = decrypted(&record, &auditor);
+
+    let terraform = Terraform::locate().unwrap();
+    let work = WorkDir::new(&terraform, &[ProviderUnderTest::hyperprotect()], &[]);
+    let f = Files(work.path());
+    let key_pem = encrypted_pem(&auditor);
+    f.put("auditor.key", &key_pem);
+    f.put("passphrase.txt", PASSPHRASE);
+    f.put("record.enc", &record);
+    f.put("record.sig", &signature);
+    f.put("contract.yaml", &first);
+    f.put("other.yaml", &other);
+    f.put("attestation.crt", &pem(&pki.attestation_cert));
+    f.put(
+        "bundle.pem",
+        &format!("{}{}", pem(&pki.intermediate), pem(&pki.root)),
+    );
+
+    // What must never be stored: every line of the key (PEM armour aside), the passphrase,
+    // every line of the decrypted record and each checksum in it.
+    let mut secrets: Vec<String> = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() > 8)
+        .map(str::to_string)
+        .collect();
+    secrets.push(PASSPHRASE.to_string());
+    for line in plain.lines().filter(|l| !l.trim().is_empty()) {
+        secrets.push(line.to_string());
+        // The checksums (the entry names are not secret: the configuration names one).
+        secrets.extend(
+            line.split_whitespace()
+                .filter(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
+                .map(str::to_string),
+        );
+    }
+    assert!(secrets.len() > 10, "too little to look for: {secrets:?}");
+    let assert_clean = |what: &str, text: &str| {
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{what} contains {s:?}");
+        }
+    };
+
+    // A record of another contract fails the run: the ephemeral form does check.
+    work.write_config(&config("other.yaml"));
+    let mismatch = work.terraform(&["plan", "-input=false", "-no-color"]);
+    assert_ne!(mismatch.code, 0, "{}", mismatch.output());
+    assert!(
+        mismatch
+            .output()
+            .contains("Attestation record does not match the contract"),
+        "{}",
+        mismatch.output()
+    );
+
+    work.write_config(&config("contract.yaml"));
+    work.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
+        .expect_ok("plan (verifies the record)");
+    assert_clean(
+        "the saved plan",
+        &plan_file_text(&work.path().join("tfplan")),
+    );
+    let shown = work
+        .terraform(&["show", "-json", "-no-color", "tfplan"])
+        .expect_ok("show -json of the plan");
+    assert_clean("show -json of the plan", &shown.stdout);
+    work.apply_then_empty_plan_then_destroy("tfplan", || {
+        let state = std::fs::read_to_string(work.path().join("terraform.tfstate")).unwrap();
+        assert!(state.contains("audit ran"), "{state}");
+        assert_clean("the state file", &state);
+        let shown = work
+            .terraform(&["show", "-json", "-no-color"])
+            .expect_ok("show -json of the state");
+        assert_clean("show -json of the state", &shown.stdout);
+        assert_eq!(
+            work.state().unwrap().addresses(),
+            ["terraform_data.audited"],
+            "only the managed resource is stored"
+        );
+    });
     drop(mock);
 }

@@ -5,7 +5,7 @@
 //! checks what that Terraform does instead (a clear configuration error), so it still tests.
 
 use acceptance_tests::harness::{
-    acceptance_enabled, terraform_version, Run, Step, Terraform, TestCase, WorkDir,
+    acceptance_enabled, terraform_version, Step, Terraform, TestCase, WorkDir,
 };
 use acceptance_tests::rtest::newer::Secret;
 use acceptance_tests::rtest::{provider_config as provider_block, provider_under_test as rtest};
@@ -40,37 +40,6 @@ fn assert_stored_identity(dir: &std::path::Path, name: &str, id: &str) {
     let instance = stored_instance(dir, name);
     assert_eq!(instance["identity"]["id"], id, "{instance}");
     assert_eq!(instance["identity_schema_version"], 0, "{instance}");
-}
-
-fn must(run: Run, what: &str) -> Run {
-    assert_eq!(run.code, 0, "{what} failed:\n{}", run.output());
-    run
-}
-
-/// Applies a saved plan, requires the next plan to be empty, then destroys everything.
-fn apply_then_empty_plan_then_destroy(work: &WorkDir, between: impl FnOnce()) {
-    must(
-        work.terraform(&[
-            "apply",
-            "-input=false",
-            "-no-color",
-            "-auto-approve",
-            "tfplan",
-        ]),
-        "apply",
-    );
-    between();
-    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
-    assert_eq!(
-        plan.code,
-        0,
-        "plan after apply not empty:\n{}",
-        plan.output()
-    );
-    must(
-        work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]),
-        "destroy",
-    );
 }
 
 /// An ephemeral secret feeds a write-only attribute: opened and closed in every run, and its
@@ -113,10 +82,8 @@ resource "rtest_everything" "a" {{
     let opened = store.path().join("secret-alpha.opened");
     let closed = store.path().join("secret-alpha.closed");
 
-    must(
-        work.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"]),
-        "plan",
-    );
+    work.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"])
+        .expect_ok("plan");
     assert!(opened.exists(), "plan did not open the ephemeral resource");
     assert!(closed.exists(), "plan did not close the ephemeral resource");
     let plan_bytes = std::fs::read(work.path().join("tfplan")).unwrap();
@@ -124,14 +91,13 @@ resource "rtest_everything" "a" {{
         !String::from_utf8_lossy(&plan_bytes).contains(&secret),
         "secret in the plan file"
     );
-    let shown = must(
-        work.terraform(&["show", "-json", "-no-color", "tfplan"]),
-        "show plan",
-    );
+    let shown = work
+        .terraform(&["show", "-json", "-no-color", "tfplan"])
+        .expect_ok("show plan");
     assert!(!shown.stdout.contains(&secret), "secret in the JSON plan");
 
     std::fs::remove_file(&closed).unwrap();
-    apply_then_empty_plan_then_destroy(&work, || {
+    work.apply_then_empty_plan_then_destroy("tfplan", || {
         assert!(
             closed.exists(),
             "apply did not close the ephemeral resource"
@@ -142,10 +108,9 @@ resource "rtest_everything" "a" {{
             "the resource is not in state"
         );
         assert!(!state.contains(&secret), "secret in the state file");
-        let shown = must(
-            work.terraform(&["show", "-json", "-no-color"]),
-            "show state",
-        );
+        let shown = work
+            .terraform(&["show", "-json", "-no-color"])
+            .expect_ok("show state");
         assert!(!shown.stdout.contains(&secret), "secret in the JSON state");
         let stored = work.state().unwrap().addresses();
         assert_eq!(
@@ -274,15 +239,13 @@ list "rtest_item" "found" {
         assert_ne!(query.code, 0, "{}", query.output());
         return;
     }
-    let query = must(query, "terraform query");
+    let query = query.expect_ok("terraform query");
     assert!(query.stdout.contains("q-one (it-q1)"), "{}", query.output());
     assert!(query.stdout.contains("q-two (it-q2)"), "{}", query.output());
     assert!(!query.stdout.contains("it-other"), "{}", query.output());
 
-    must(
-        work.terraform(&["query", "-no-color", "-generate-config-out=generated.tf"]),
-        "terraform query -generate-config-out",
-    );
+    work.terraform(&["query", "-no-color", "-generate-config-out=generated.tf"])
+        .expect_ok("terraform query -generate-config-out");
     let generated = std::fs::read_to_string(work.path().join("generated.tf")).unwrap();
     assert!(generated.contains("import {"), "{generated}");
     assert!(
@@ -304,7 +267,7 @@ list "rtest_item" "found" {
         "{}\n{generated}",
         plan.output()
     );
-    apply_then_empty_plan_then_destroy(&work, || {});
+    work.apply_then_empty_plan_then_destroy("tfplan", || {});
     assert!(!item_exists(store.path(), "it-q1") && !item_exists(store.path(), "it-q2"));
     assert!(
         item_exists(store.path(), "it-other"),

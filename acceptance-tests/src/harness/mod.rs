@@ -287,6 +287,12 @@ impl Run {
     pub fn output(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+
+    /// This run, after asserting that it succeeded (`what` names it in the failure).
+    pub fn expect_ok(self, what: &str) -> Run {
+        assert_eq!(self.code, 0, "{what} failed:\n{}", self.output());
+        self
+    }
 }
 
 /// A working directory with a CLI configuration that points at the providers under test.
@@ -394,6 +400,29 @@ impl WorkDir {
             stdout: read(&out_path),
             stderr: read(&err_path),
         }
+    }
+
+    /// Applies the saved plan `plan_file`, runs `between`, requires the next plan to be empty,
+    /// then destroys everything (for tests that drive Terraform themselves).
+    pub fn apply_then_empty_plan_then_destroy(&self, plan_file: &str, between: impl FnOnce()) {
+        self.terraform(&[
+            "apply",
+            "-input=false",
+            "-no-color",
+            "-auto-approve",
+            plan_file,
+        ])
+        .expect_ok("apply");
+        between();
+        let plan = self.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+        assert_eq!(
+            plan.code,
+            0,
+            "plan after apply not empty:\n{}",
+            plan.output()
+        );
+        self.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"])
+            .expect_ok("destroy");
     }
 
     /// `terraform show -json` of the current state.

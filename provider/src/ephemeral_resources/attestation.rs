@@ -25,9 +25,8 @@ impl EphemeralResource for AttestationEphemeral {
             block().describe(
                 "Decrypts and verifies a Hyper Protect attestation record and checks it against \
                  the contract that was meant to run, without storing the auditor's key or the \
-                 decrypted record in state or plan files (Terraform 1.10 or later; use \
-                 `lifecycle.postcondition` on its results, or feed them to write-only \
-                 arguments).",
+                 decrypted record in state or plan files. Check its results with \
+                 `lifecycle.postcondition`, or feed them to write-only arguments.",
             ),
         )
     }
