@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use crate::runtime::framework::Resource;
 
+pub mod instance;
+
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
-    vec![]
+    vec![Arc::new(instance::Instance::new())]
 }
