@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
-use hyperprotect::contract::document::{self, ContractInput, Encryption, SigningInput, WorkloadInput};
+use hyperprotect::contract::document::{
+    self, ContractInput, Encryption, SigningInput, WorkloadInput,
+};
 use hyperprotect::contract::keys;
 use hyperprotect::contract::token::Platform;
 use openssl::pkey::PKey;
@@ -42,7 +44,10 @@ fn env_usize(name: &str, default: usize) -> usize {
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("exe");
     // target/debug/examples/instance_fleet → target/debug
-    exe.parent().and_then(Path::parent).expect("target dir").to_path_buf()
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
 }
 
 struct Mock {
@@ -83,7 +88,10 @@ fn count_calls(log: &Path, from: usize) -> (usize, usize, usize) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let tail = &text[from.min(text.len())..];
     let vpc = tail.lines().filter(|l| l.contains(" /v1/")).count();
-    let iam = tail.lines().filter(|l| l.contains("/identity/token")).count();
+    let iam = tail
+        .lines()
+        .filter(|l| l.contains("/identity/token"))
+        .count();
     (vpc, iam, text.len())
 }
 
@@ -92,7 +100,8 @@ fn watch_rss(running: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::Joi
     std::thread::spawn(move || {
         while running.load(Ordering::Relaxed) {
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-                let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+                let status =
+                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
                 if !status
                     .lines()
                     .next()
@@ -203,21 +212,27 @@ fn main() {
             let http = reqwest::Client::new();
             let t: serde_json::Value = http
                 .post(format!("{}/identity/token", mock.url))
-                .form(&[("grant_type", "urn:ibm:params:oauth:grant-type:apikey"), ("apikey", "bench")])
+                .form(&[
+                    ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
+                    ("apikey", "bench"),
+                ])
                 .send()
                 .await
                 .unwrap()
                 .json()
                 .await
                 .unwrap();
-            http.get(format!("{}/v1{path}?version=2025-07-01&generation=2", mock.url))
-                .bearer_auth(t["access_token"].as_str().unwrap())
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap()
+            http.get(format!(
+                "{}/v1{path}?version=2025-07-01&generation=2",
+                mock.url
+            ))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
         })
     };
     let subnet = api("/subnets")["subnets"]
@@ -293,8 +308,20 @@ resource "hyperprotect_instance" "fleet" {{
         ("IBMCLOUD_IS_NG_API_ENDPOINT".to_string(), mock.url.clone()),
     ];
     let par = format!("-parallelism={parallelism}");
-    let apply_args = ["apply", "-auto-approve", "-input=false", "-no-color", par.as_str()];
-    let destroy_args = ["destroy", "-auto-approve", "-input=false", "-no-color", par.as_str()];
+    let apply_args = [
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        par.as_str(),
+    ];
+    let destroy_args = [
+        "destroy",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        par.as_str(),
+    ];
 
     let base_apply = terraform(&base_dir, &env, &apply_args);
     assert_eq!(base_apply.code, 0, "{}", base_apply.output);

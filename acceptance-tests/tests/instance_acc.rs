@@ -13,7 +13,9 @@ use acceptance_tests::harness::{
 };
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
-use hyperprotect::contract::document::{self, ContractInput, Encryption, SigningInput, WorkloadInput};
+use hyperprotect::contract::document::{
+    self, ContractInput, Encryption, SigningInput, WorkloadInput,
+};
 use hyperprotect::contract::keys;
 use hyperprotect::contract::token::Platform;
 use openssl::pkey::{PKey, Private};
@@ -71,7 +73,9 @@ impl Cloud {
             .enable_all()
             .build()
             .expect("runtime");
-        let mock = rt.block_on(MockCloud::start(config)).expect("start mock-cloud");
+        let mock = rt
+            .block_on(MockCloud::start(config))
+            .expect("start mock-cloud");
         let http = reqwest::Client::new();
         Cloud {
             rt,
@@ -111,13 +115,19 @@ impl Cloud {
             .json()
             .await
             .expect("token json");
-        r["access_token"].as_str().expect("access_token").to_string()
+        r["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
     }
 
     /// A VPC API call (the test's own view of the cloud).
     fn vpc(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!("{}/v1{path}{sep}version={API_VERSION}&generation=2", self.url());
+        let url = format!(
+            "{}/v1{path}{sep}version={API_VERSION}&generation=2",
+            self.url()
+        );
         self.rt.block_on(async {
             let token = self.token().await;
             let mut req = self.http.request(method, url).bearer_auth(token);
@@ -363,7 +373,8 @@ fn test_acc_instance_lifecycle() {
                     if sens["user_data"] != json!(true) {
                         return Err(format!("user_data must be sensitive: {sens}"));
                     }
-                    *id_w.borrow_mut() = s.attr(I, "id").and_then(Value::as_str).unwrap_or("").into();
+                    *id_w.borrow_mut() =
+                        s.attr(I, "id").and_then(Value::as_str).unwrap_or("").into();
                     Ok(())
                 }),
             Step::config("rename in place", cfg("hp-renamed", "bz2e-1x4", &first))
@@ -372,23 +383,29 @@ fn test_acc_instance_lifecycle() {
                     s.expect(I, "name", json!("hp-renamed"))?;
                     s.expect(I, "id", json!(*id_r.borrow()))
                 }),
-            Step::config("resize by stop, update, start", cfg("hp-renamed", "bz2e-2x8", &first))
-                .plan_check(|p| actions_are(p, &["update"]))
-                .check(|s| {
-                    s.expect(I, "profile", json!("bz2e-2x8"))?;
-                    s.expect(I, "vcpu", json!(2))?;
-                    s.expect(I, "memory", json!(8))?;
-                    s.expect(I, "status", json!("running"))
-                }),
-            Step::config("a new contract replaces the server", cfg("hp-renamed", "bz2e-2x8", &second))
-                .plan_check(|p| {
-                    actions_are(p, &["delete", "create"])?;
-                    if p.replace_paths(I) != vec![json!(["user_data"])] {
-                        return Err(format!("replace paths {:?}", p.replace_paths(I)));
-                    }
-                    Ok(())
-                })
-                .check(|s| s.expect(I, "status", json!("running"))),
+            Step::config(
+                "resize by stop, update, start",
+                cfg("hp-renamed", "bz2e-2x8", &first),
+            )
+            .plan_check(|p| actions_are(p, &["update"]))
+            .check(|s| {
+                s.expect(I, "profile", json!("bz2e-2x8"))?;
+                s.expect(I, "vcpu", json!(2))?;
+                s.expect(I, "memory", json!(8))?;
+                s.expect(I, "status", json!("running"))
+            }),
+            Step::config(
+                "a new contract replaces the server",
+                cfg("hp-renamed", "bz2e-2x8", &second),
+            )
+            .plan_check(|p| {
+                actions_are(p, &["delete", "create"])?;
+                if p.replace_paths(I) != vec![json!(["user_data"])] {
+                    return Err(format!("replace paths {:?}", p.replace_paths(I)));
+                }
+                Ok(())
+            })
+            .check(|s| s.expect(I, "status", json!("running"))),
             Step::import(
                 "import by id",
                 cfg("hp-renamed", "bz2e-2x8", &second),
@@ -447,10 +464,15 @@ fn test_acc_instance_rejected_contract_is_tainted_not_lost() {
                     let insts = state_instances(dir);
                     assert_eq!(insts.len(), 1, "the rejected server must stay in the state");
                     assert_eq!(insts[0]["status"], json!("tainted"), "{}", insts[0]);
-                    let id = insts[0]["attributes"]["id"].as_str().unwrap_or("").to_string();
+                    let id = insts[0]["attributes"]["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
                     let listed = seen.instances();
                     assert!(
-                        listed.iter().any(|(i, _, status)| *i == id && status == "stopped"),
+                        listed
+                            .iter()
+                            .any(|(i, _, status)| *i == id && status == "stopped"),
                         "the stopped server {id} is not the one in the state: {listed:?}"
                     );
                 })
@@ -490,25 +512,42 @@ fn test_acc_instance_profile_image_mismatch_fails_at_plan() {
         providers: provider(),
         env: cloud.env(),
         steps: vec![
-            Step::config("Hyper Protect image on an x86 profile", config(&cloud, &spec("bx2-2x8", &hpcr, "")))
-                .expect_error(r"(?s)Hyper Protect image needs a Secure Execution profile.*profile"),
-            Step::config("plain image on a Secure Execution profile", config(&cloud, &spec("bz2e-1x4", &ubuntu, "")))
-                .expect_error(r"(?s)Secure Execution profile needs a Hyper Protect image"),
+            Step::config(
+                "Hyper Protect image on an x86 profile",
+                config(&cloud, &spec("bx2-2x8", &hpcr, "")),
+            )
+            .expect_error(r"(?s)Hyper Protect image needs a Secure Execution profile.*profile"),
+            Step::config(
+                "plain image on a Secure Execution profile",
+                config(&cloud, &spec("bz2e-1x4", &ubuntu, "")),
+            )
+            .expect_error(r"(?s)Secure Execution profile needs a Hyper Protect image"),
             Step::config(
                 "a mode the profile lacks",
-                config(&cloud, &spec("bx2-2x8", &ubuntu, "  confidential_compute_mode = \"tdx\"\n")),
+                config(
+                    &cloud,
+                    &spec(
+                        "bx2-2x8",
+                        &ubuntu,
+                        "  confidential_compute_mode = \"tdx\"\n",
+                    ),
+                ),
             )
             .expect_error(r"(?s)does not support confidential_compute_mode"),
             Step::config(
                 "a zone of another region",
-                config(&cloud, &spec("bz2e-1x4", &hpcr, "")).replace("\"us-south-2\"", "\"eu-de-1\""),
+                config(&cloud, &spec("bz2e-1x4", &hpcr, ""))
+                    .replace("\"us-south-2\"", "\"eu-de-1\""),
             )
             .expect_error(r"(?s)Zone not in the provider's region"),
         ],
         check_destroy: None,
     }
     .run();
-    assert!(cloud.instances().is_empty(), "a failed plan created something");
+    assert!(
+        cloud.instances().is_empty(),
+        "a failed plan created something"
+    );
 }
 
 #[test]
@@ -598,7 +637,8 @@ fn test_acc_instance_deleted_out_of_band_plans_a_create() {
                         .as_str()
                         .unwrap_or("")
                         .to_string();
-                    let status = drift.admin(reqwest::Method::DELETE, &format!("/instances/{id}"), None);
+                    let status =
+                        drift.admin(reqwest::Method::DELETE, &format!("/instances/{id}"), None);
                     assert_eq!(status, 204);
                 })
                 .plan_check(|p| actions_are(p, &["create"]))
@@ -716,8 +756,17 @@ fn test_acc_instance_import_takes_user_data_from_config() {
     let apply = fresh.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
     assert_eq!(apply.code, 0, "{}", apply.output());
     let again = fresh.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
-    assert_eq!(again.code, 0, "plan after adopting the config is not empty:\n{}", again.output());
-    assert_eq!(cloud.instances().len(), 1, "the import must keep the same server");
+    assert_eq!(
+        again.code,
+        0,
+        "plan after adopting the config is not empty:\n{}",
+        again.output()
+    );
+    assert_eq!(
+        cloud.instances().len(),
+        1,
+        "the import must keep the same server"
+    );
     let destroy = fresh.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
     assert_eq!(destroy.code, 0, "{}", destroy.output());
     assert!(cloud.instances().is_empty());
@@ -744,7 +793,11 @@ fn test_acc_instance_ctrl_c_keeps_the_id() {
         },
     );
     assert_eq!(
-        cloud.admin(reqwest::Method::PUT, "/faults", Some(json!({"hang_next_creates": 1}))),
+        cloud.admin(
+            reqwest::Method::PUT,
+            "/faults",
+            Some(json!({"hang_next_creates": 1}))
+        ),
         200
     );
     let work = WorkDir::new(&terraform, &provider(), &cloud.env());
@@ -765,7 +818,10 @@ fn test_acc_instance_ctrl_c_keeps_the_id() {
         if let Some((id, _, _)) = cloud.instances().into_iter().next() {
             break id;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "create never started");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "create never started"
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     // Let the provider settle into its wait, then press Ctrl-C (SIGINT to the group).

@@ -16,12 +16,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::cloud::models::ActionType;
 use crate::cloud::models::{
     BootVolumeAttachmentPrototype, ConfidentialComputeMode, CrnRef, IdRef,
     Instance as CloudInstance, InstancePatch, InstancePrototype, NameRef,
     NetworkAttachmentPrototype, StatusReason, VirtualNetworkInterfacePrototype, VolumePrototype,
 };
-use crate::cloud::models::ActionType;
 use crate::cloud::{self, Client};
 use crate::provider::ProviderState;
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
@@ -118,9 +118,9 @@ fn schema() -> Schema {
             replace(Attribute::optional_computed("resource_group", Type::String))
                 .use_state_for_unknown()
                 .describe(
-                "Resource group id; the account's default group when not set. Replaces the \
+                    "Resource group id; the account's default group when not set. Replaces the \
                  server.",
-            ),
+                ),
             Attribute::optional_computed("confidential_compute_mode", Type::String).describe(
                 "`disabled`, `sgx` or `tdx`, for x86 confidential profiles (must be one the \
                  profile supports; checked at plan); the profile's default when not set. \
@@ -153,13 +153,16 @@ fn schema() -> Schema {
                 .describe("Primary IPv4 address of the primary network attachment."),
             Attribute::computed("vcpu", Type::Number)
                 .describe("Number of virtual CPUs (from the profile)."),
-            Attribute::computed("memory", Type::Number).describe("Memory in GiB (from the profile)."),
+            Attribute::computed("memory", Type::Number)
+                .describe("Memory in GiB (from the profile)."),
             Attribute::computed("created_at", Type::String)
                 .use_state_for_unknown()
                 .describe("Creation time (RFC 3339)."),
             Attribute::computed("secure_execution", Type::Bool)
                 .use_state_for_unknown()
-                .describe("True when the server runs under IBM Secure Execution (`*z2e-*` profile)."),
+                .describe(
+                    "True when the server runs under IBM Secure Execution (`*z2e-*` profile).",
+                ),
         ])
         .with_blocks(vec![
             NestedBlock::new(
@@ -214,7 +217,11 @@ fn string_of(v: &Value, name: &str) -> Option<String> {
 fn strings_of(v: &Value, name: &str) -> Vec<String> {
     get(v, name)
         .as_elements()
-        .map(|e| e.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
+        .map(|e| {
+            e.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -301,8 +308,9 @@ fn contract_check(v: &Value) -> Duration {
     }
 }
 
-/// The POST /instances body for a configuration.
-fn prototype(config: &Value) -> InstancePrototype {
+/// The POST /instances body for a configuration (`default_rg`: the provider's
+/// `resource_group`, used when the resource sets none).
+fn prototype(config: &Value, default_rg: Option<&str>) -> InstancePrototype {
     let bv = boot_volume(config);
     InstancePrototype {
         name: string_of(config, "name").unwrap_or_default(),
@@ -317,7 +325,10 @@ fn prototype(config: &Value) -> InstancePrototype {
                 name: None,
             },
         },
-        keys: strings_of(config, "keys").into_iter().map(IdRef::new).collect(),
+        keys: strings_of(config, "keys")
+            .into_iter()
+            .map(IdRef::new)
+            .collect(),
         user_data: string_of(config, "user_data"),
         boot_volume_attachment: Some(BootVolumeAttachmentPrototype {
             delete_volume_on_instance_delete: true,
@@ -328,7 +339,9 @@ fn prototype(config: &Value) -> InstancePrototype {
                 encryption_key: string_of(bv, "encryption_key").map(|crn| CrnRef { crn }),
             },
         }),
-        resource_group: string_of(config, "resource_group").map(IdRef::new),
+        resource_group: string_of(config, "resource_group")
+            .or_else(|| default_rg.map(str::to_string))
+            .map(IdRef::new),
         confidential_compute_mode: string_of(config, "confidential_compute_mode")
             .map(|m| ConfidentialComputeMode::from(m.as_str())),
         enable_secure_boot: get(config, "enable_secure_boot").as_bool(),
@@ -362,7 +375,10 @@ fn state_from(api: &CloudInstance, inputs: &Value, secure_execution: bool) -> Va
         "zone".into(),
         opt_string(api.zone.as_ref().map(|z| z.name.as_str())),
     );
-    s.insert("vpc".into(), opt_string(api.vpc.as_ref().map(|v| v.id.as_str())));
+    s.insert(
+        "vpc".into(),
+        opt_string(api.vpc.as_ref().map(|v| v.id.as_str())),
+    );
     s.insert("subnet".into(), opt_string(api.primary_subnet_id()));
     s.insert(
         "primary_ipv4_address".into(),
@@ -400,11 +416,20 @@ fn state_from(api: &CloudInstance, inputs: &Value, secure_execution: bool) -> Va
             .as_ref()
             .map_or(Value::Null, |v| Value::number(v.count)),
     );
-    s.insert("memory".into(), api.memory.map_or(Value::Null, Value::number));
+    s.insert(
+        "memory".into(),
+        api.memory.map_or(Value::Null, Value::number),
+    );
     s.insert("created_at".into(), opt_string(api.created_at.as_deref()));
     s.insert("secure_execution".into(), Value::Bool(secure_execution));
     // Never returned by the API: kept from the inputs.
-    for name in ["keys", "user_data", "tags", "contract_check_seconds", "timeouts"] {
+    for name in [
+        "keys",
+        "user_data",
+        "tags",
+        "contract_check_seconds",
+        "timeouts",
+    ] {
         s.insert(name.into(), known_or_null(get(inputs, name)));
     }
     let has_block = get(inputs, "boot_volume")
@@ -470,7 +495,9 @@ fn partial_state(id: &str, planned: &Value) -> Value {
                     .iter()
                     .map(|item| match item {
                         Value::Object(m) => Value::Object(
-                            m.iter().map(|(k, v)| (k.clone(), known_or_null(v))).collect(),
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), known_or_null(v)))
+                                .collect(),
                         ),
                         other => known_or_null(other),
                     })
@@ -511,9 +538,14 @@ fn restart_patch(prior: &Value, planned: &Value) -> Option<InstancePatch> {
     };
     let patch = InstancePatch {
         name: None,
-        profile: changed("profile").then(|| NameRef::new(string_of(planned, "profile").unwrap_or_default())),
+        profile: changed("profile")
+            .then(|| NameRef::new(string_of(planned, "profile").unwrap_or_default())),
         confidential_compute_mode: changed("confidential_compute_mode")
-            .then(|| get(planned, "confidential_compute_mode").as_str().map(ConfidentialComputeMode::from))
+            .then(|| {
+                get(planned, "confidential_compute_mode")
+                    .as_str()
+                    .map(ConfidentialComputeMode::from)
+            })
             .flatten(),
         enable_secure_boot: changed("enable_secure_boot")
             .then(|| get(planned, "enable_secure_boot").as_bool())
@@ -615,9 +647,15 @@ impl Resource for Instance {
             Ok(c) => c,
             Err(d) => return Outcome::failed(Value::Null, d),
         };
-        let created = match client.create_instance(&prototype(config)).await {
+        let default_rg = ctx
+            .data::<ProviderState>()
+            .ok()
+            .and_then(|p| p.resource_group());
+        let created = match client.create_instance(&prototype(config, default_rg)).await {
             Ok(v) => v,
-            Err(e) => return Outcome::failed(Value::Null, cloud_error("Cannot create the instance", &e)),
+            Err(e) => {
+                return Outcome::failed(Value::Null, cloud_error("Cannot create the instance", &e))
+            }
         };
         // From here on every failure returns this state: the server is never lost.
         let partial = partial_state(&created.id, change.planned);
@@ -683,11 +721,16 @@ impl Resource for Instance {
             };
             match client.update_instance(&id, &patch).await {
                 Ok(v) => last = Some(v),
-                Err(e) => return Outcome::failed(prior, cloud_error("Cannot rename the instance", &e)),
+                Err(e) => {
+                    return Outcome::failed(prior, cloud_error("Cannot rename the instance", &e))
+                }
             }
         }
         if let Some(patch) = restart_patch(&prior, change.planned) {
-            match self.stop_patch_start(ctx, &client, &id, &patch, config).await {
+            match self
+                .stop_patch_start(ctx, &client, &id, &patch, config)
+                .await
+            {
                 Ok(v) => last = Some(v),
                 Err(d) => {
                     // The server is still ours: record what it is now, so the state is honest.
@@ -703,7 +746,9 @@ impl Resource for Instance {
             Some(v) => v,
             None => match client.get_instance(&id).await {
                 Ok(v) => v,
-                Err(e) => return Outcome::failed(prior, cloud_error("Cannot read the instance", &e)),
+                Err(e) => {
+                    return Outcome::failed(prior, cloud_error("Cannot read the instance", &e))
+                }
             },
         };
         // An update also takes in inputs the API never returns (after an import).
@@ -743,7 +788,11 @@ fn plan_update(plan: &mut Plan<'_>) {
     let imported = plan.private == IMPORTED;
     let prior_bv = boot_volume(plan.prior);
     let planned_bv = boot_volume(&plan.planned);
-    let count = |v: &Value| get(v, "boot_volume").as_elements().map_or(0, <[Value]>::len);
+    let count = |v: &Value| {
+        get(v, "boot_volume")
+            .as_elements()
+            .map_or(0, <[Value]>::len)
+    };
     let block_added_after_import = imported && count(plan.prior) == 0;
     let differs = |name: &str| {
         let (p, n) = (get(prior_bv, name), get(planned_bv, name));
@@ -854,10 +903,18 @@ mod tests {
     fn every_attribute_is_described() {
         fn walk(b: &Block, at: &str) {
             for a in &b.attributes {
-                assert!(!a.description.is_empty(), "{at}{} has no description", a.name);
+                assert!(
+                    !a.description.is_empty(),
+                    "{at}{} has no description",
+                    a.name
+                );
             }
             for nb in &b.blocks {
-                assert!(!nb.block.description.is_empty(), "{at}{} block", nb.type_name);
+                assert!(
+                    !nb.block.description.is_empty(),
+                    "{at}{} block",
+                    nb.type_name
+                );
                 walk(&nb.block, &format!("{at}{}.", nb.type_name));
             }
         }
@@ -888,9 +945,17 @@ mod tests {
         assert_eq!(get(&s, "user_data").as_str(), Some("contract"));
         assert_eq!(get(&s, "subnet").as_str(), Some("0717-sn"));
         assert_eq!(get(&s, "primary_ipv4_address").as_str(), Some("10.0.0.4"));
-        assert_eq!(get(&s, "confidential_compute_mode").as_str(), Some("disabled"));
+        assert_eq!(
+            get(&s, "confidential_compute_mode").as_str(),
+            Some("disabled")
+        );
         assert_eq!(get(boot_volume(&s), "name").as_str(), Some("web-boot"));
-        assert_eq!(get(boot_volume(&s), "size").as_number().and_then(Number::as_i64), Some(120));
+        assert_eq!(
+            get(boot_volume(&s), "size")
+                .as_number()
+                .and_then(Number::as_i64),
+            Some(120)
+        );
         let ty = schema().block.implied_type();
         let Type::Object(o) = ty else { panic!() };
         for name in o.attributes.keys() {
@@ -916,13 +981,16 @@ mod tests {
                 ])]),
             ),
         ]);
-        let p = serde_json::to_value(prototype(&config)).unwrap();
+        let p = serde_json::to_value(prototype(&config, None)).unwrap();
         assert_eq!(
             p["primary_network_attachment"]["virtual_network_interface"]["subnet"]["id"],
             "0717-sn"
         );
         assert_eq!(p["boot_volume_attachment"]["volume"]["capacity"], 150);
-        assert_eq!(p["boot_volume_attachment"]["volume"]["encryption_key"]["crn"], "crn:key");
+        assert_eq!(
+            p["boot_volume_attachment"]["volume"]["encryption_key"]["crn"],
+            "crn:key"
+        );
         assert_eq!(p["user_data"], "contract");
         assert!(p.get("confidential_compute_mode").is_none());
     }

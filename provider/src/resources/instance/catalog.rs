@@ -272,7 +272,10 @@ impl Catalog {
                 Ok(None) => diags.error_at(
                     AttrPath::attr("subnet"),
                     "Unknown subnet",
-                    format!("Subnet {id:?} does not exist in region {}.", client.region()),
+                    format!(
+                        "Subnet {id:?} does not exist in region {}.",
+                        client.region()
+                    ),
                 ),
                 Err(e) => lookup_failed(diags, "subnet", e),
             }
