@@ -369,10 +369,6 @@ fn test_acc_instance_lifecycle() {
                     if !ip.is_some_and(|a| a.starts_with("10.")) {
                         return Err(format!("primary_ipv4_address {ip:?}"));
                     }
-                    let sens = s.sensitive_values(I).cloned().unwrap_or_default();
-                    if sens["user_data"] != json!(true) {
-                        return Err(format!("user_data must be sensitive: {sens}"));
-                    }
                     *id_w.borrow_mut() =
                         s.attr(I, "id").and_then(Value::as_str).unwrap_or("").into();
                     Ok(())
@@ -413,7 +409,7 @@ fn test_acc_instance_lifecycle() {
                     address: I.into(),
                     id: ImportId::FromState("id"),
                     verify: true,
-                    verify_ignore: vec!["user_data", "contract_check_seconds", "timeouts"],
+                    verify_ignore: vec!["user_data", "keys", "contract_check_seconds", "timeouts"],
                 },
             ),
         ],

@@ -775,7 +775,18 @@ impl Resource for Instance {
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let client = client(ctx, READ_TIMEOUT)?;
         match client.get_instance(id).await {
-            Ok(_) => Ok(Value::object([("id", Value::string(id))])),
+            Ok(_) => {
+                let Type::Object(ty) = schema().block.implied_type() else {
+                    return Err(
+                        Diagnostic::error("Cannot import", "schema is not an object").into(),
+                    );
+                };
+                Value::object_of(
+                    &ty,
+                    [("id", Value::string(id)), ("boot_volume", Value::list([]))],
+                )
+                .map_err(|e| Diagnostic::error("Cannot import", e.to_string()).into())
+            }
             Err(e) => Err(cloud_error(format!("Cannot import instance {id}"), &e).into()),
         }
     }
@@ -919,6 +930,8 @@ mod tests {
             }
         }
         walk(&schema().block, "");
+        let user_data = schema().block.attribute("user_data").cloned().unwrap();
+        assert!(user_data.sensitive && user_data.requires_replace);
     }
 
     #[test]
