@@ -9,11 +9,14 @@
 //! variable to set.
 
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::cloud::{self, Client, ClientConfig};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::get;
-use crate::runtime::framework::{ConfigureRequest, DataSource, Provider, ProviderData, Resource};
+use crate::runtime::framework::{
+    ConfigureRequest, Ctx, DataSource, Provider, ProviderData, Resource,
+};
 use crate::runtime::schema::{Attribute, Block, Schema};
 use crate::runtime::value::{Type, Value};
 
@@ -111,6 +114,42 @@ impl ProviderState {
     }
 }
 
+/// How long a data source read (with its retries) may take.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+impl ProviderState {
+    /// The configured client of a resource or data source call.
+    pub fn client_of(ctx: &Ctx) -> Result<Client, Diagnostic> {
+        ctx.data::<ProviderState>()?.client()
+    }
+}
+
+/// Runs one cloud operation for a resource or data source: gets the client (a clear error
+/// when credentials are missing), bounds it by `timeout`, ends it when Terraform asks to
+/// stop, and turns a failure into a diagnostic titled `summary`.
+pub async fn cloud_call<T, F, Fut>(
+    ctx: &Ctx,
+    summary: &str,
+    timeout: Duration,
+    op: F,
+) -> Result<T, Diagnostic>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T, cloud::Error>>,
+{
+    let client = ProviderState::client_of(ctx)?.with_timeout(timeout);
+    let result = tokio::select! {
+        r = op(client) => r,
+        () = ctx.stopped() => Err(cloud::Error::Cancelled { what: summary.to_string() }),
+    };
+    result.map_err(|e| cloud_diagnostic(summary, &e))
+}
+
+/// A diagnostic for a cloud error (its text carries the API's code, message and trace).
+pub fn cloud_diagnostic(summary: &str, e: &cloud::Error) -> Diagnostic {
+    Diagnostic::error(summary, e.to_string())
+}
+
 /// Formats `A` or `A or B` for messages.
 fn env_names(names: &[&str]) -> String {
     names
@@ -200,8 +239,7 @@ impl CloudSettings {
                          `api_key` in the provider block or the environment variable {}.",
                         env_names(&API_KEY_ENV)
                     ),
-                )
-                .at(AttrPath::attr("api_key")))
+                ))
             }
             Setting::UnknownUntilApply => return Err(unknown_until_apply("api_key")),
         };
@@ -215,8 +253,7 @@ impl CloudSettings {
                          the provider block or the environment variable {}.",
                         env_names(&REGION_ENV)
                     ),
-                )
-                .at(AttrPath::attr("region")))
+                ))
             }
             Setting::UnknownUntilApply => return Err(unknown_until_apply("region")),
         };
@@ -239,7 +276,6 @@ fn unknown_until_apply(name: &str) -> Diagnostic {
              object cannot be read now. Set it from a value known at plan time."
         ),
     )
-    .at(AttrPath::attr(name))
 }
 
 fn is_version_date(v: &str) -> bool {

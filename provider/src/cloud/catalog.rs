@@ -36,6 +36,15 @@ impl Client {
         self.list_all("/images", "images", filters).await
     }
 
+    /// Like [`Client::list_images`], as the raw JSON objects (for `contract::image`, which
+    /// selects from the API's own shape).
+    pub async fn list_images_json(
+        &self,
+        filters: &[(&str, &str)],
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        self.list_all("/images", "images", filters).await
+    }
+
     /// `GET /images/{id}`.
     pub async fn get_image(&self, id: &str) -> Result<Image, Error> {
         self.get_json(&format!("/images/{id}"), &[]).await
