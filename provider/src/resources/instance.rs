@@ -22,8 +22,8 @@ use crate::cloud::models::{
     Instance as CloudInstance, InstancePatch, InstancePrototype, NameRef,
     NetworkAttachmentPrototype, StatusReason, VirtualNetworkInterfacePrototype, VolumePrototype,
 };
-use crate::cloud::{self, Client};
-use crate::provider::ProviderState;
+use crate::cloud::Client;
+use crate::provider::{cloud_diagnostic, ProviderState};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::{self, get, Marking};
 use crate::runtime::framework::{Change, Ctx, Outcome, Plan, Resource};
@@ -513,11 +513,7 @@ fn partial_state(id: &str, planned: &Value) -> Value {
 
 /// The cloud client, its calls and waits bounded by `limit` (the operation's timeout).
 fn client(ctx: &Ctx, limit: Duration) -> Result<Client, Diagnostic> {
-    Ok(ctx.data::<ProviderState>()?.client()?.with_timeout(limit))
-}
-
-fn cloud_error(summary: impl Into<String>, e: &cloud::Error) -> Diagnostic {
-    Diagnostic::error(summary, e.to_string())
+    Ok(ProviderState::client_of(ctx)?.with_timeout(limit))
 }
 
 fn is_hostname(name: &str) -> bool {
@@ -654,7 +650,10 @@ impl Resource for Instance {
         let created = match client.create_instance(&prototype(config, default_rg)).await {
             Ok(v) => v,
             Err(e) => {
-                return Outcome::failed(Value::Null, cloud_error("Cannot create the instance", &e))
+                return Outcome::failed(
+                    Value::Null,
+                    cloud_diagnostic("Cannot create the instance", &e),
+                )
             }
         };
         // From here on every failure returns this state: the server is never lost.
@@ -685,7 +684,9 @@ impl Resource for Instance {
             Ok(api) => api,
             // Deleted outside Terraform: the next plan creates it again.
             Err(e) if e.is_not_found() => return Outcome::ok(Value::Null),
-            Err(e) => return Outcome::failed(state, cloud_error("Cannot read the instance", &e)),
+            Err(e) => {
+                return Outcome::failed(state, cloud_diagnostic("Cannot read the instance", &e))
+            }
         };
         // Right after an import the state holds only the id and keys.
         let imported = get(&state, "created_at").is_null() || private == IMPORTED;
@@ -722,7 +723,10 @@ impl Resource for Instance {
             match client.update_instance(&id, &patch).await {
                 Ok(v) => last = Some(v),
                 Err(e) => {
-                    return Outcome::failed(prior, cloud_error("Cannot rename the instance", &e))
+                    return Outcome::failed(
+                        prior,
+                        cloud_diagnostic("Cannot rename the instance", &e),
+                    )
                 }
             }
         }
@@ -747,7 +751,7 @@ impl Resource for Instance {
             None => match client.get_instance(&id).await {
                 Ok(v) => v,
                 Err(e) => {
-                    return Outcome::failed(prior, cloud_error("Cannot read the instance", &e))
+                    return Outcome::failed(prior, cloud_diagnostic("Cannot read the instance", &e))
                 }
             },
         };
@@ -787,7 +791,7 @@ impl Resource for Instance {
                 )
                 .map_err(|e| Diagnostic::error("Cannot import", e.to_string()).into())
             }
-            Err(e) => Err(cloud_error(format!("Cannot import instance {id}"), &e).into()),
+            Err(e) => Err(cloud_diagnostic(&format!("Cannot import instance {id}"), &e).into()),
         }
     }
 }
@@ -883,7 +887,7 @@ impl Instance {
         client
             .update_instance(id, patch)
             .await
-            .map_err(|e| cloud_error("Cannot update the stopped instance", &e))?;
+            .map_err(|e| cloud_diagnostic("Cannot update the stopped instance", &e))?;
         let running = lifecycle::act(ctx, client, id, ActionType::Start).await?;
         self.check_contract(ctx, client, running, config).await
     }
