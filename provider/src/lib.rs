@@ -5,12 +5,13 @@
 //! - [`contract`]: the Hyper Protect contract engine (encryption, signing, validation,
 //!   attestation, certificates, image selection). Knows nothing of Terraform.
 //! - [`provider`]: the provider itself, joining the layers; [`resources`], [`data_sources`],
-//!   [`ephemeral_resources`] hold one file per object it serves.
+//!   [`ephemeral_resources`] and [`list_resources`] hold one file per object it serves.
 
 pub mod cloud;
 pub mod contract;
 pub mod data_sources;
 pub mod ephemeral_resources;
+pub mod list_resources;
 pub mod provider;
 pub mod resources;
 pub mod runtime;

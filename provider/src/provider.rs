@@ -15,7 +15,8 @@ use crate::cloud::{self, Client, ClientConfig};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{
-    ConfigureRequest, Ctx, DataSource, EphemeralResource, Provider, ProviderData, Resource,
+    ConfigureRequest, Ctx, DataSource, EphemeralResource, ListResource, Provider, ProviderData,
+    Resource,
 };
 use crate::runtime::schema::{Attribute, Block, Schema};
 use crate::runtime::value::{Type, Value};
@@ -354,6 +355,10 @@ impl Provider for HyperprotectProvider {
 
     fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
         crate::ephemeral_resources::all()
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        crate::list_resources::all()
     }
 }
 

@@ -12,6 +12,9 @@
 //!   `enable_secure_boot` by stop → PATCH → start; the rest replaces the server.
 //! - `user_data`, `boot_volume.size` and `boot_volume.encryption_key` are not returned by
 //!   the API: after an import they are taken from the configuration without a replacement.
+//! - Resource identity (Terraform ≥ 1.12): `id` and `region` ([`identity_of`]), so
+//!   `import { identity = { id = "…" } }` works and the list resource of the same name
+//!   (`terraform query`) can name what it finds.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -27,10 +30,12 @@ use crate::provider::{cloud_diagnostic, ProviderState};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::{self, get, Marking};
 use crate::runtime::framework::{Change, Ctx, Outcome, Plan, Resource};
-use crate::runtime::schema::{Attribute, Block, BlockNesting, NestedBlock, Schema};
+use crate::runtime::schema::{
+    Attribute, Block, BlockNesting, IdentityAttribute, IdentitySchema, NestedBlock, Schema,
+};
 use crate::runtime::value::{Number, Type, Value};
 
-mod catalog;
+pub(crate) mod catalog;
 mod lifecycle;
 
 use catalog::Catalog;
@@ -773,27 +778,94 @@ impl Resource for Instance {
         }
     }
 
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        Some(IdentitySchema::new(
+            0,
+            vec![
+                IdentityAttribute::required("id", Type::String, "The instance id."),
+                IdentityAttribute::optional(
+                    "region",
+                    Type::String,
+                    "The VPC region of the instance (e.g. `us-south`); when given on import it \
+                     must be the provider's region.",
+                ),
+            ],
+        ))
+    }
+
+    fn identity(&self, state: &Value) -> Option<Value> {
+        let id = get(state, "id").as_str()?;
+        Some(identity_of(id, get(state, "zone").as_str()))
+    }
+
+    async fn import_by_identity(&self, ctx: &Ctx, identity: &Value) -> Result<Value, Diagnostics> {
+        let Some(id) = get(identity, "id").as_str().filter(|id| !id.is_empty()) else {
+            return Err(Diagnostic::error(
+                "Identity without id",
+                "Importing a hyperprotect_instance by identity needs its `id`.",
+            )
+            .at(AttrPath::attr("id"))
+            .into());
+        };
+        let ours = ctx.data::<ProviderState>().ok().and_then(|p| p.region());
+        if let (Some(wanted), Some(ours)) = (get(identity, "region").as_str(), ours) {
+            if wanted != ours {
+                return Err(Diagnostic::error(
+                    "Instance in another region",
+                    format!(
+                        "The identity names region {wanted:?} but this provider manages \
+                         {ours:?}: use a provider configuration with `region = {wanted:?}`."
+                    ),
+                )
+                .at(AttrPath::attr("region"))
+                .into());
+            }
+        }
+        self.import(ctx, id).await
+    }
+
     /// The id is all an import needs: `read` fills in the rest, and the inputs the API
     /// never returns (`user_data`, `keys`, boot volume size and key) are taken from the
     /// configuration by the next plan.
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let client = client(ctx, READ_TIMEOUT)?;
         match client.get_instance(id).await {
-            Ok(_) => {
+            Ok(api) => {
                 let Type::Object(ty) = schema().block.implied_type() else {
                     return Err(
                         Diagnostic::error("Cannot import", "schema is not an object").into(),
                     );
                 };
+                // The zone too: the identity (region) must not change at the read that follows.
+                let zone = opt_string(api.zone.as_ref().map(|z| z.name.as_str()));
                 Value::object_of(
                     &ty,
-                    [("id", Value::string(id)), ("boot_volume", Value::list([]))],
+                    [
+                        ("id", Value::string(id)),
+                        ("zone", zone),
+                        ("boot_volume", Value::list([])),
+                    ],
                 )
                 .map_err(|e| Diagnostic::error("Cannot import", e.to_string()).into())
             }
             Err(e) => Err(cloud_diagnostic(&format!("Cannot import instance {id}"), &e).into()),
         }
     }
+}
+
+/// The resource identity of instance `id` in `zone` (`us-south-2`): its region is the zone
+/// name without the trailing zone number (null when the zone is unknown). Shared with the
+/// list resource.
+pub fn identity_of(id: &str, zone: Option<&str>) -> Value {
+    let region = zone.and_then(|z| {
+        let (region, number) = z.rsplit_once('-')?;
+        (!region.is_empty() && !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(region)
+    });
+    Value::object([
+        ("id", Value::string(id)),
+        ("region", region.map_or(Value::Null, Value::string)),
+    ])
 }
 
 /// Update plans: the `boot_volume` block replaces the server on any change, and inputs the
@@ -1010,5 +1082,16 @@ mod tests {
         );
         assert_eq!(p["user_data"], "contract");
         assert!(p.get("confidential_compute_mode").is_none());
+    }
+
+    #[test]
+    fn identity_region_is_the_zone_without_its_number() {
+        let region = |zone| get(&identity_of("i-1", zone), "region").clone();
+        assert_eq!(region(Some("us-south-2")), Value::string("us-south"));
+        assert_eq!(region(Some("eu-de-10")), Value::string("eu-de"));
+        assert_eq!(region(Some("nozone")), Value::Null);
+        assert_eq!(region(Some("us-south-")), Value::Null);
+        assert_eq!(region(None), Value::Null);
+        assert_eq!(get(&identity_of("i-1", None), "id"), &Value::string("i-1"));
     }
 }
