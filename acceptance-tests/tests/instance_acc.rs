@@ -2,14 +2,17 @@
 //! mock-cloud, each test on its own emulator (in this process, fresh data folder).
 //! Contracts are built here with the provider's contract engine, encrypted to the
 //! emulator's encryption certificate, so the emulated Hyper Protect guest really decrypts,
-//! verifies and accepts (or rejects) them.
+//! verifies and accepts (or rejects) them. Import by identity and `terraform query` (with
+//! generated configuration) run on Terraform ≥ 1.12 / ≥ 1.14; older Terraform must refuse
+//! those forms itself.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::harness::{
-    acceptance_enabled, Import, ImportId, ProviderUnderTest, Step, Terraform, TestCase, WorkDir,
+    acceptance_enabled, terraform_version, Import, ImportId, ProviderUnderTest, Step, Terraform,
+    TestCase, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
@@ -236,6 +239,38 @@ impl Cloud {
         })
         .expect("contract")
         .yaml
+    }
+
+    /// Creates a server through the VPC API (as a user would by hand, outside Terraform),
+    /// waits until it runs and returns its id.
+    fn create_outside(
+        &self,
+        name: &str,
+        profile: &str,
+        image: &str,
+        zone: &str,
+        ud: &str,
+    ) -> String {
+        let (vpc, subnet) = self.network(zone);
+        let prototype = json!({
+            "name": name,
+            "profile": {"name": profile},
+            "image": {"id": self.image_id(image)},
+            "zone": {"name": zone},
+            "vpc": {"id": vpc},
+            "keys": [{"id": self.key_id()}],
+            "primary_network_interface": {"name": "eth0", "subnet": {"id": subnet}},
+            "user_data": ud,
+        });
+        let (status, body) = self.vpc(reqwest::Method::POST, "/instances", Some(prototype));
+        assert_eq!(status, 201, "create {name}: {body}");
+        let id = body["id"].as_str().expect("id").to_string();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.get(&format!("/instances/{id}"))["status"] != "running" {
+            assert!(Instant::now() < deadline, "{name} never reached running");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        id
     }
 
     /// Writes a contract into this test's folder and returns its path (for `file()`).
@@ -854,5 +889,283 @@ fn test_acc_instance_ctrl_c_keeps_the_id() {
     assert_eq!(
         cloud.admin(reqwest::Method::DELETE, &format!("/instances/{id}"), None),
         204
+    );
+}
+
+/// The raw state file's entry of `hyperprotect_instance.<name>` (identity included, which
+/// `show -json` leaves out).
+fn stored_instance(dir: &Path, name: &str) -> Value {
+    let text = std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap_or_default();
+    let state: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    state["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["type"] == "hyperprotect_instance" && r["name"] == name)
+        .map(|r| r["instances"][0].clone())
+        .unwrap_or_else(|| panic!("hyperprotect_instance.{name} not in state: {text}"))
+}
+
+fn assert_identity(dir: &Path, name: &str, id: &str) {
+    let stored = stored_instance(dir, name);
+    assert_eq!(
+        stored["identity"],
+        json!({"id": id, "region": "us-south"}),
+        "{stored}"
+    );
+    assert_eq!(stored["identity_schema_version"], 0, "{stored}");
+}
+
+/// A server made through the VPC API is imported by identity (`import { identity = { id } }`):
+/// the plan imports it without replacing it, the state holds its identity (`id`, `region`),
+/// as it does for a server Terraform creates beside it; later plans are empty. Terraform
+/// before 1.12 refuses the form itself.
+#[test]
+fn test_acc_instance_import_by_identity() {
+    const NAME: &str = "test_acc_instance_import_by_identity";
+    if !acceptance_enabled(NAME) {
+        return;
+    }
+    let version = terraform_version().expect("Terraform version");
+    let cloud = Cloud::start(test_delays());
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let ud = std::fs::read_to_string(&contract).unwrap();
+    let spec = Spec {
+        name: "hp-by-identity",
+        profile: "bz2e-1x4",
+        image: cloud.image_id(HPCR_IMAGE),
+        contract: &contract,
+        extra: "",
+    };
+    let id = if version.supports_identity() {
+        cloud.create_outside(spec.name, spec.profile, HPCR_IMAGE, "us-south-2", &ud)
+    } else {
+        "0717-not-created".to_string()
+    };
+    let cfg = format!(
+        "{}\nimport {{\n  to       = {I}\n  identity = {{ id = \"{id}\" }}\n}}\n",
+        config(&cloud, &spec)
+    );
+    if !version.supports_identity() {
+        TestCase {
+            name: NAME,
+            providers: provider(),
+            env: cloud.env(),
+            check_destroy: None,
+            steps: vec![Step::config("import by identity", cfg).expect_error(
+                r#"(?s)(Blocks of type "import" are not expected here|Unsupported argument.*identity)"#,
+            )],
+        }
+        .run();
+        return;
+    }
+    let made = config(
+        &cloud,
+        &Spec {
+            name: "hp-made-beside",
+            ..spec
+        },
+    )
+    .replace("\"hp\"", "\"made\"");
+    // Only the resource block of the second configuration (its terraform block repeats).
+    let made = &made[made.find("resource ").unwrap()..];
+    let with_made = format!("{cfg}\n{made}");
+    let imported_id = id.clone();
+    let created_id = id.clone();
+    TestCase {
+        name: NAME,
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![
+            Step::config("import by identity", cfg)
+                .expect_non_empty_plan()
+                .plan_check(move |plan| {
+                    let change = plan.change(I).ok_or("no change for the instance")?;
+                    if change["importing"]["identity"]["id"] != imported_id.as_str() {
+                        return Err(format!("not imported by identity: {change:?}"));
+                    }
+                    // user_data and keys are not read back: taken from the configuration.
+                    let actions = plan.actions(I);
+                    if actions.iter().any(|a| a == "create" || a == "delete") {
+                        return Err(format!("the import replaces the server: {actions:?}"));
+                    }
+                    Ok(())
+                })
+                .check(|s| s.expect(I, "secure_execution", json!(true))),
+            Step::config("create beside the import", with_made.clone())
+                .pre_config(move |dir| assert_identity(dir, "hp", &created_id)),
+            Step::config("identity of the created server", with_made).pre_config(|dir| {
+                let made = stored_instance(dir, "made");
+                let id = made["attributes"]["id"].as_str().expect("id");
+                assert_identity(dir, "made", id);
+            }),
+        ],
+        check_destroy: None,
+    }
+    .run();
+    assert!(cloud.instances().is_empty(), "{:?}", cloud.instances());
+}
+
+fn query_file(body: &str) -> String {
+    format!("list \"hyperprotect_instance\" \"found\" {{\n  provider = hyperprotect\n  config {{\n{body}  }}\n}}\n")
+}
+
+/// `terraform query` lists the servers made through the VPC API, filtered by name prefix,
+/// zone, VPC, image family and Hyper Protect only; `-generate-config-out` writes
+/// configuration and import blocks that apply as a pure import. The contract (`user_data`)
+/// is not readable, so the generated configuration lacks it; adding it afterwards changes
+/// the server in place, never replacing it. Terraform before 1.14 has no `query` command.
+#[test]
+fn test_acc_instance_query_and_generated_config() {
+    const NAME: &str = "test_acc_instance_query_and_generated_config";
+    if !acceptance_enabled(NAME) {
+        return;
+    }
+    let version = terraform_version().expect("Terraform version");
+    let terraform = Terraform::locate().unwrap();
+    let cloud = Cloud::start(test_delays());
+    let work = WorkDir::new(&terraform, &provider(), &cloud.env());
+    let header = r#"terraform {
+  required_providers {
+    hyperprotect = { source = "hyperprotect/hyperprotect" }
+  }
+}
+"#;
+    work.write_config(header);
+    let query = |body: &str| {
+        std::fs::write(work.path().join("search.tfquery.hcl"), query_file(body)).unwrap();
+        work.terraform(&["query", "-no-color"])
+    };
+    if !version.supports_query() {
+        let run = query("    name_prefix = \"q-\"\n");
+        assert_ne!(run.code, 0, "{}", run.output());
+        return;
+    }
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let ud = std::fs::read_to_string(&contract).unwrap();
+    let one = cloud.create_outside("q-hp-one", "bz2e-1x4", HPCR_IMAGE, "us-south-2", &ud);
+    let two = cloud.create_outside("q-hp-two", "bz2e-1x4", HPCR_IMAGE, "us-south-1", &ud);
+    let x86 = cloud.create_outside(
+        "q-x86",
+        "bx2-2x8",
+        UBUNTU_AMD64,
+        "us-south-2",
+        "#cloud-config\n",
+    );
+    let other = cloud.create_outside(
+        "other",
+        "bx2-2x8",
+        UBUNTU_AMD64,
+        "us-south-2",
+        "#cloud-config\n",
+    );
+    let (vpc, _) = cloud.network("us-south-2");
+
+    let found = |body: &str, want: &[&str]| {
+        let run = query(body).expect_ok("terraform query");
+        for id in [&one, &two, &x86, &other] {
+            assert_eq!(
+                run.stdout.contains(id.as_str()),
+                want.contains(&id.as_str()),
+                "{id} with filters\n{body}\n{}",
+                run.output()
+            );
+        }
+        run
+    };
+    let all = found("", &[&one, &two, &x86, &other]);
+    assert!(all.stdout.contains("q-hp-one"), "{}", all.stdout);
+    found("    name_prefix = \"q-\"\n", &[&one, &two, &x86]);
+    found(
+        "    name_prefix = \"q-\"\n    hyper_protect_only = true\n",
+        &[&one, &two],
+    );
+    found(
+        "    zone = \"us-south-2\"\n    hyper_protect_only = true\n",
+        &[&one],
+    );
+    found("    image_family = \"Ubuntu Linux\"\n", &[&x86, &other]);
+    found(
+        "    image_family = \"hyper-protect-1-0-s390x-hpcr\"\n",
+        &[&one, &two],
+    );
+    found(
+        &format!("    vpc = \"{vpc}\"\n    name_prefix = \"q-hp\"\n"),
+        &[&one, &two],
+    );
+    let empty = query("    name_prefix = \"\"\n");
+    assert_ne!(empty.code, 0, "{}", empty.output());
+    assert!(
+        empty.output().contains("Empty name_prefix"),
+        "{}",
+        empty.output()
+    );
+
+    // Generated configuration for the two Hyper Protect servers.
+    std::fs::write(
+        work.path().join("search.tfquery.hcl"),
+        query_file("    name_prefix = \"q-hp-\"\n"),
+    )
+    .unwrap();
+    work.terraform(&["query", "-no-color", "-generate-config-out=generated.tf"])
+        .expect_ok("terraform query -generate-config-out");
+    let generated = std::fs::read_to_string(work.path().join("generated.tf")).unwrap();
+    assert!(generated.contains("import {"), "{generated}");
+    assert!(
+        generated.contains(&one) && generated.contains(&two),
+        "{generated}"
+    );
+    assert!(
+        !generated.contains(&x86) && !generated.contains(&other),
+        "{generated}"
+    );
+    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"]);
+    assert_eq!(plan.code, 0, "{}\n{generated}", plan.output());
+    assert!(
+        plan.stdout
+            .contains("2 to import, 0 to add, 0 to change, 0 to destroy"),
+        "{}\n{generated}",
+        plan.output()
+    );
+    work.terraform(&[
+        "apply",
+        "-input=false",
+        "-no-color",
+        "-auto-approve",
+        "tfplan",
+    ])
+    .expect_ok("apply of the generated configuration");
+    let empty = work.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(
+        empty.code,
+        0,
+        "plan after the import not empty:\n{}",
+        empty.output()
+    );
+
+    // What the user adds: the contract. It updates the state in place; no replacement.
+    // (user_data is the only sensitive argument: Terraform writes it as `null # sensitive`.)
+    let with_contract = generated.replace(
+        "= null # sensitive",
+        &format!("= file(\"{}\")", contract.display()),
+    );
+    assert_ne!(
+        with_contract, generated,
+        "no user_data line in:\n{generated}"
+    );
+    std::fs::write(work.path().join("generated.tf"), &with_contract).unwrap();
+    let plan = work.terraform(&["plan", "-input=false", "-no-color", "-out=tfplan"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(
+        plan.stdout.contains("0 to add, 2 to change, 0 to destroy"),
+        "{}\n{with_contract}",
+        plan.output()
+    );
+    work.apply_then_empty_plan_then_destroy("tfplan", || {});
+    let left: Vec<String> = cloud.instances().into_iter().map(|(id, _, _)| id).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left.contains(&x86) && left.contains(&other),
+        "unmanaged servers destroyed: {left:?}"
     );
 }
