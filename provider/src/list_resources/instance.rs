@@ -101,7 +101,11 @@ impl ListResource for InstanceList {
             .describe(
                 "Finds the region's virtual server instances for `terraform query`, e.g. \
                  Hyper Protect servers created by hand that Terraform should manage until \
-                 they retire.",
+                 they retire. With `-generate-config-out` each comes with its configuration \
+                 and an `import` block by identity, which apply as a pure import. The VPC API \
+                 never returns `user_data`, so the generated configuration has `user_data = \
+                 null`: set it to the contract the server runs; right after the import that \
+                 changes the state in place and never replaces the server.",
             ),
         )
     }
