@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use hyperprotect::runtime::framework::Provider;
 use hyperprotect::runtime::schema::{
-    Attribute, AttributeType, Block, BlockNesting, Mode, NestedBlock, ObjectNesting, Schema,
+    Attribute, AttributeType, Block, BlockNesting, IdentitySchema, Mode, NestedBlock,
+    ObjectNesting, Schema,
 };
 use hyperprotect::runtime::value::Type;
 
@@ -109,6 +110,8 @@ pub struct Object {
     pub kind: Kind,
     pub type_name: String,
     pub schema: Schema,
+    /// A managed resource's identity (Terraform ≥ 1.12), if it has one.
+    pub identity: Option<IdentitySchema>,
 }
 
 /// Every resource, data source, ephemeral and list resource a provider serves, sorted by kind
@@ -121,21 +124,25 @@ pub fn objects<P: Provider>(provider: &P) -> Vec<Object> {
             kind: Kind::Resource,
             type_name: r.type_name().to_string(),
             schema: r.schema(),
+            identity: r.identity_schema(),
         })
         .chain(provider.data_sources().iter().map(|d| Object {
             kind: Kind::DataSource,
             type_name: d.type_name().to_string(),
             schema: d.schema(),
+            identity: None,
         }))
         .chain(provider.ephemeral_resources().iter().map(|e| Object {
             kind: Kind::EphemeralResource,
             type_name: e.type_name().to_string(),
             schema: e.schema(),
+            identity: None,
         }))
         .chain(provider.list_resources().iter().map(|l| Object {
             kind: Kind::ListResource,
             type_name: l.type_name().to_string(),
             schema: l.schema(),
+            identity: None,
         }))
         .collect();
     all.sort_by(|a, b| (a.kind.folder(), &a.type_name).cmp(&(b.kind.folder(), &b.type_name)));
@@ -302,6 +309,9 @@ fn object_page(object: &Object, name: &str, root: &Path) -> Result<String, Strin
         let _ = writeln!(out, "## Example Usage\n\n{}", fenced("terraform", &code));
     }
     out.push_str(&schema_markdown(&object.schema.block, kind));
+    if let Some(identity) = &object.identity {
+        out.push_str(&identity_markdown(type_name, identity));
+    }
     if kind == Kind::Resource {
         if let Some(code) = read(&examples.join(type_name).join("import.sh"))? {
             let _ = write!(
@@ -312,6 +322,35 @@ fn object_page(object: &Object, name: &str, root: &Path) -> Result<String, Strin
         }
     }
     Ok(out)
+}
+
+/// The "## Resource Identity" part: what an `import` block's `identity` takes.
+fn identity_markdown(type_name: &str, identity: &IdentitySchema) -> String {
+    let mut out = String::from(
+        "\n## Resource Identity\n\nTerraform 1.12 or later records this identity in state and \
+         can import by it:\n\n",
+    );
+    let mut example = String::new();
+    for a in &identity.attributes {
+        let need = if a.required_for_import {
+            "Required for import"
+        } else {
+            "Optional for import"
+        };
+        let _ = writeln!(
+            out,
+            "- `{}` ({}, {need}){}",
+            a.name,
+            type_label(&a.ty),
+            sentence(&a.description)
+        );
+        if a.required_for_import {
+            let _ = writeln!(example, "    {} = \"…\"", a.name);
+        }
+    }
+    let code = format!("import {{\n  to = {type_name}.example\n  identity = {{\n{example}  }}\n}}");
+    let _ = write!(out, "\n{}", fenced("terraform", &code));
+    out
 }
 
 /// A nested section still to be written after the current list: its heading path, anchor

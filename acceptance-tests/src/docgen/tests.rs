@@ -38,8 +38,11 @@ fn one_page_per_object_in_the_registry_layout() {
         files,
         [
             PathBuf::from("data-sources/echo.md"),
+            PathBuf::from("ephemeral-resources/secret.md"),
             PathBuf::from("index.md"),
+            PathBuf::from("list-resources/item.md"),
             PathBuf::from("resources/everything.md"),
+            PathBuf::from("resources/item.md"),
         ]
     );
 }
@@ -51,8 +54,11 @@ fn index_fills_the_template() {
     let expected = "# Provider\n\nIntro.\n\n## Example Usage\n\n```terraform\nprovider \"rtest\" {\n  \
                     store_dir = \"/tmp/x\"\n}\n```\n\n## Schema\n\n### Required\n\n- `store_dir` \
                     (String) Folder holding the test objects (one JSON file each).\n\n## Objects\n\n\
-                    Resources:\n\n- [`rtest_everything`](resources/everything.md)\n\nData Sources:\n\n\
-                    - [`rtest_echo`](data-sources/echo.md)\n";
+                    Resources:\n\n- [`rtest_everything`](resources/everything.md)\n\
+                    - [`rtest_item`](resources/item.md)\n\nData Sources:\n\n\
+                    - [`rtest_echo`](data-sources/echo.md)\n\nEphemeral Resources:\n\n\
+                    - [`rtest_secret`](ephemeral-resources/secret.md)\n\nList Resources:\n\n\
+                    - [`rtest_item`](list-resources/item.md)\n";
     assert_eq!(index, expected);
 }
 
@@ -233,4 +239,23 @@ fn multi_line_descriptions_stay_inside_their_list_item() {
         schema_markdown(&block, Kind::Resource),
         "## Schema\n\n### Optional\n\n- `a` (String) First line.\n  Second line.\n\n  New paragraph.\n"
     );
+}
+
+#[test]
+fn identity_and_newer_kinds_are_documented() {
+    let root = repo(&[]);
+    let pages = pages(root.path());
+    let item = &pages[Path::new("resources/item.md")];
+    assert!(item.contains("## Resource Identity"), "{item}");
+    assert!(
+        item.contains("- `id` (String, Required for import)"),
+        "{item}"
+    );
+    let list = &pages[Path::new("list-resources/item.md")];
+    assert!(list.contains("# rtest_item (List Resource)"), "{list}");
+    assert!(list.contains("Terraform 1.14 or later"), "{list}");
+    assert!(list.contains("`name_prefix`"), "{list}");
+    let secret = &pages[Path::new("ephemeral-resources/secret.md")];
+    assert!(secret.contains("Terraform 1.10 or later"), "{secret}");
+    assert!(!secret.contains("Resource Identity"), "{secret}");
 }
