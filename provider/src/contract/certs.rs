@@ -76,6 +76,11 @@ pub enum CertError {
     HttpStatus { url: String, status: u16 },
     #[error("{url} did not return a PEM certificate: {reason}")]
     NotPem { url: String, reason: String },
+    #[error("the certificate ({subject}) is {found}, not a certificate sections can be encrypted to (its key usage must allow key or data encipherment, and it must not be a CA)")]
+    WrongPurpose {
+        subject: String,
+        found: &'static str,
+    },
     #[error("`{version}` is not a version like 1.0.22: {reason}")]
     Version { version: String, reason: String },
     #[error(transparent)]
@@ -223,6 +228,31 @@ impl Certificate {
 /// Parses an encryption certificate (PEM, or base64 of PEM).
 pub fn parse_encryption_cert(text: &str) -> Result<Certificate> {
     Certificate::parse_as(text, "encryption certificate")
+}
+
+/// Checks that a certificate is meant for encryption: a leaf (not a CA) whose key usage,
+/// when restricted, allows key or data encipherment. Catches the common mix-ups (the
+/// intermediate or root of the chain, the attestation certificate) before sections are
+/// encrypted to a key the platform does not hold.
+pub fn require_encryption_purpose(cert: &Certificate) -> Result<()> {
+    use openssl::x509::X509KeyUsage as Ku;
+    let wrong = |found| CertError::WrongPurpose {
+        subject: cert.subject(),
+        found,
+    };
+    let usage = cert.x509.key_usage();
+    if let Some(ku) = usage {
+        if ku.intersects(Ku::KEY_CERT_SIGN | Ku::CRL_SIGN) {
+            return Err(wrong("a CA certificate"));
+        }
+        if !ku.intersects(Ku::KEY_ENCIPHERMENT | Ku::DATA_ENCIPHERMENT) {
+            return Err(wrong("a signing-only certificate"));
+        }
+    }
+    if cert.x509.pathlen().is_some() {
+        return Err(wrong("a CA certificate"));
+    }
+    Ok(())
 }
 
 /// How long an encryption certificate remains usable.
@@ -894,6 +924,16 @@ mod tests {
     }
 
     // ------------------------------------------------------------------ parsing
+
+    #[test]
+    fn encryption_purpose_refuses_ca_certificates() {
+        let c = chain();
+        require_encryption_purpose(&c.leaf.cert).unwrap();
+        for ca in [&c.root.cert, &c.intermediate.cert] {
+            let err = require_encryption_purpose(ca).unwrap_err().to_string();
+            assert!(err.contains("a CA certificate"), "{err}");
+        }
+    }
 
     #[test]
     fn parses_pem_base64_der_and_escaped_pem() {
