@@ -124,6 +124,13 @@ impl Step {
         self.expect_error = Some(regex::Regex::new(pattern).expect("valid expect_error regex"));
         self
     }
+    /// The step must fail with an error whose summary matches `summary`, pointed at
+    /// `attribute` (Terraform then quotes its configuration line, `N:   attribute = …`,
+    /// between the summary and the detail), and whose detail matches `detail`.
+    pub fn expect_error_at(self, attribute: &str, summary: &str, detail: &str) -> Step {
+        let attribute = regex::escape(attribute);
+        self.expect_error(&format!(r"(?s){summary}.*\d+:\s+{attribute}\s+=.*{detail}"))
+    }
     pub fn check(mut self, f: impl Fn(&StateJson) -> Result<(), String> + 'static) -> Step {
         self.check = Some(Box::new(f));
         self

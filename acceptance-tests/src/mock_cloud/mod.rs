@@ -11,6 +11,8 @@
 //!   `/v1/images[/{id}]`, `/v1/vpcs[/{id}]`, `/v1/subnets[/{id}]`, `/v1/keys[/{id}]`
 //!   (GET, POST, DELETE), `/v1/instances[/{id}]` (GET, POST, PATCH, DELETE),
 //!   `POST /v1/instances/{id}/actions`, `GET /v1/instances/{id}/initialization`.
+//! - Published platform certificates (no auth, never faulted; see [`published`]):
+//!   `GET /s390x-{patch}/ibm-hyper-protect-container-runtime-{major}-{minor}-s390x-{patch}-{kind}.crt`.
 //! - Test control (no auth, never faulted): `GET /_mock/instances/{id}/console` (text),
 //!   `GET /_mock/instances/{id}/attestation` (`{"record","signature"}`, 404 if none),
 //!   `DELETE /_mock/instances/{id}` (out-of-band delete), `POST /_mock/tokens/expire`,
@@ -26,6 +28,7 @@ pub mod hpcr;
 pub mod ids;
 pub mod lifecycle;
 pub mod pki;
+pub mod published;
 pub mod state;
 
 mod admin;
@@ -126,6 +129,8 @@ pub(crate) struct App {
     pub token_lifetime: Duration,
     pub faults: Mutex<FaultState>,
     pub pki: Option<Pki>,
+    /// Certificates served for download in IBM's layout.
+    pub published: published::Published,
     /// `http://<addr>`: the base of every `href`.
     pub base: String,
     pub token_key: PKey<Private>,
@@ -172,6 +177,20 @@ impl MockCloud {
             }
         };
 
+        let published = {
+            let dir = config.data_dir.clone();
+            let for_pki = pki.clone();
+            tokio::task::spawn_blocking(move || {
+                published::Published::load_or_create(&dir, for_pki.as_ref())
+            })
+            .await
+            .map_err(|e| StoreError::Join(e.to_string()))?
+            .map_err(|source| StartError::Pki {
+                dir: config.data_dir.clone(),
+                source,
+            })?
+        };
+
         let token_key = {
             let st = store.read();
             let raw = hex::decode(&st.token_secret)
@@ -198,6 +217,7 @@ impl MockCloud {
             token_lifetime: config.token_lifetime,
             faults: Mutex::new(FaultState::new(config.faults)),
             pki,
+            published,
             base: base.clone(),
             token_key,
             access_log: config.access_log,
@@ -306,9 +326,12 @@ fn router(app: Arc<App>) -> Router {
                 .delete(admin::clear_faults),
         );
 
+    let downloads = Router::new().route("/s390x-{patch}/{file}", get(published::certificate));
+
     Router::new()
         .merge(api)
         .merge(admin)
+        .merge(downloads)
         .method_not_allowed_fallback(http::method_not_allowed)
         .fallback(http::invalid_route)
         .layer(from_fn_with_state(app.clone(), http::request_meta))

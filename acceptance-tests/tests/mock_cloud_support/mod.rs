@@ -241,3 +241,30 @@ impl Mock {
         }
     }
 }
+
+/// A mock-cloud with a small (RSA-2048) platform PKI and millisecond delays, served by its
+/// own runtime so synchronous tests (driving Terraform) can use it while they block. Keep
+/// the runtime alive as long as the mock is needed.
+pub fn start_blocking_with_small_pki() -> (
+    tokio::runtime::Runtime,
+    Mock,
+    acceptance_tests::mock_cloud::pki::Pki,
+) {
+    use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let small = PkiOptions {
+        ca_bits: RsaBits::Rsa2048,
+        encryption_bits: RsaBits::Rsa2048,
+        attestation_bits: RsaBits::Rsa2048,
+    };
+    let pki = Pki::load_or_create_with(dir.path(), &small).expect("small PKI");
+    let mut cfg = fast_config(dir.path());
+    cfg.pki = PkiMode::LoadOrCreate;
+    let mock = rt.block_on(Mock::start_with(dir, cfg));
+    (rt, mock, pki)
+}

@@ -42,6 +42,15 @@ pub enum ArchiveError {
     Unsupported { path: PathBuf, kind: &'static str },
     #[error("{path}: file name is not valid UTF-8")]
     NonUtf8Name { path: PathBuf },
+    #[error("{path} is too large for a contract: {what} is {size} bytes, over the {limit}-byte limit ({why})")]
+    TooLarge {
+        path: PathBuf,
+        /// What was measured: the archive's base64 text, or the files before compression.
+        what: &'static str,
+        size: u64,
+        limit: u64,
+        why: &'static str,
+    },
     #[error("cannot write the archive entry for {name}: {source}")]
     Write {
         name: String,
@@ -64,6 +73,56 @@ struct Entry {
     name: String,
     path: PathBuf,
     kind: EntryKind,
+}
+
+/// The largest archive, in base64 characters, that still fits a contract: the VPC
+/// `user_data` limit (64 KiB) less what every contract needs besides the archive, with
+/// IBM's RSA-4096 keys: the encrypted workload's own overhead (prefix, the 684-character
+/// wrapped password, the `compose:`/`archive:` keys, salt and padding, then 4/3 for
+/// base64), a minimal encrypted env holding the RSA-4096 `signingKey`, and the
+/// 684-character `envWorkloadSignature`. The unit tests build both sides of the bound.
+pub const MAX_CONTRACT_ARCHIVE_BASE64: u64 = 45 * 1024;
+
+/// Why [`MAX_CONTRACT_ARCHIVE_BASE64`] is what it is, for error messages.
+const LIMIT_REASON: &str = "a contract's user_data is at most 64 KiB, and the encrypted workload \
+    (4/3 of the archive) must leave room for env and the signature";
+
+/// gzip's best compression ratio (deflate cannot do better than about 1032:1).
+const GZIP_MAX_RATIO: u64 = 1032;
+
+/// As [`tgz_base64`], refusing a folder whose archive would not fit a contract
+/// ([`MAX_CONTRACT_ARCHIVE_BASE64`]). Folders that cannot fit even at gzip's best ratio are
+/// refused from their file sizes, without reading or compressing them.
+pub fn tgz_base64_for_contract(folder: &Path) -> Result<Archive> {
+    tgz_base64_within(folder, MAX_CONTRACT_ARCHIVE_BASE64)
+}
+
+fn tgz_base64_within(folder: &Path, limit: u64) -> Result<Archive> {
+    let too_large = |what, size, limit| ArchiveError::TooLarge {
+        path: folder.to_path_buf(),
+        what,
+        size,
+        limit,
+        why: LIMIT_REASON,
+    };
+    // Files larger than this together can never compress under the limit.
+    let raw_limit = limit / 4 * 3 * GZIP_MAX_RATIO;
+    let raw: u64 = collect(folder)?
+        .iter()
+        .filter_map(|e| match e.kind {
+            EntryKind::File { .. } => fs::metadata(&e.path).ok().map(|m| m.len()),
+            EntryKind::Folder => None,
+        })
+        .sum();
+    if raw > raw_limit {
+        return Err(too_large("the sum of its files", raw, raw_limit));
+    }
+    let archive = tgz_base64(folder)?;
+    let size = archive.base64.len() as u64;
+    if size > limit {
+        return Err(too_large("the archive's base64 text", size, limit));
+    }
+    Ok(archive)
 }
 
 /// Archives `folder` reproducibly and returns the base64 text with its SHA-256.
@@ -476,6 +535,74 @@ mod tests {
             &format!("type: workload\ncompose:\n  archive: {}\n", archive.base64)
         )
         .is_ok());
+    }
+
+    /// Incompressible file content of `n` bytes.
+    fn noise(n: usize) -> Vec<u8> {
+        let mut v = vec![0u8; n];
+        openssl::rand::rand_bytes(&mut v).unwrap();
+        v
+    }
+
+    #[test]
+    fn folders_over_the_contract_limit_are_refused_with_size_and_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("blob"), noise(40_000)).unwrap();
+        let err = tgz_base64_within(dir.path(), 20_000).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ArchiveError::TooLarge { .. }), "{text}");
+        assert!(text.contains("the archive's base64 text is"), "{text}");
+        assert!(text.contains("over the 20000-byte limit"), "{text}");
+        assert!(text.contains("64 KiB"), "{text}");
+        assert!(tgz_base64_within(dir.path(), 60_000).is_ok());
+        // Far too big to ever compress under the limit: refused from the file sizes.
+        let err = tgz_base64_within(dir.path(), 32).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the sum of its files is 40000 bytes"),
+            "{err}"
+        );
+    }
+
+    /// The limit is tight: an archive of exactly the limit fits a contract built with IBM's
+    /// RSA-4096 keys and a small env, and one 2 KiB larger does not.
+    #[test]
+    fn contract_archive_limit_matches_the_user_data_limit() {
+        use crate::contract::document::{
+            build, ContractInput, Encryption, SigningInput, WorkloadInput, USER_DATA_LIMIT,
+        };
+        use crate::contract::token::Platform;
+        let key =
+            openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(4096).unwrap()).unwrap();
+        let recipient = crate::contract::keys::to_public(&key).unwrap();
+        let env = "type: env
+logging:
+  logRouter:
+    hostname: logs.example.com
+    iamApiKey: k
+";
+        let size_with = |archive_len: usize| {
+            let archive: String = "A".repeat(archive_len);
+            let workload = format!("type: workload\ncompose:\n  archive: {archive}\n");
+            let input = ContractInput {
+                workload: WorkloadInput::Plaintext(workload),
+                env,
+                signing: Some(SigningInput {
+                    key: &key,
+                    certificate: None,
+                }),
+                attestation_public_key: None,
+                encryption: Encryption::to(&recipient, Platform::Hpvs),
+            };
+            match build(&input) {
+                Ok(built) => built.yaml.len(),
+                Err(crate::contract::document::DocumentError::TooLarge { size, .. }) => size,
+                Err(e) => panic!("{e}"),
+            }
+        };
+        let at = MAX_CONTRACT_ARCHIVE_BASE64 as usize;
+        assert!(size_with(at) <= USER_DATA_LIMIT, "{}", size_with(at));
+        assert!(size_with(at + 2048) > USER_DATA_LIMIT);
     }
 
     #[test]

@@ -76,15 +76,24 @@ pub enum CertError {
     HttpStatus { url: String, status: u16 },
     #[error("{url} did not return a PEM certificate: {reason}")]
     NotPem { url: String, reason: String },
-    #[error("the certificate ({subject}) is {found}, not a certificate sections can be encrypted to (its key usage must allow key or data encipherment, and it must not be a CA)")]
-    WrongPurpose {
-        subject: String,
-        found: &'static str,
-    },
     #[error("`{version}` is not a version like 1.0.22: {reason}")]
     Version { version: String, reason: String },
     #[error(transparent)]
     Constraint(#[from] super::image::ConstraintError),
+    #[error("{what} ({subject}) is not an encryption certificate: {reason}")]
+    WrongPurpose {
+        what: &'static str,
+        subject: String,
+        reason: String,
+    },
+    #[error("the CA bundle {0}")]
+    Bundle(String),
+    #[error("none of the versions matching `{constraint}` could be downloaded: {}", tried.join("; "))]
+    NoneDownloadable {
+        constraint: String,
+        /// `version: reason` for every version tried, highest first.
+        tried: Vec<String>,
+    },
     #[error("no certificate version matches `{constraint}`; available: {}", if available.is_empty() { "none".to_string() } else { available.join(", ") })]
     NoVersion {
         constraint: String,
@@ -230,29 +239,182 @@ pub fn parse_encryption_cert(text: &str) -> Result<Certificate> {
     Certificate::parse_as(text, "encryption certificate")
 }
 
-/// Checks that a certificate is meant for encryption: a leaf (not a CA) whose key usage,
-/// when restricted, allows key or data encipherment. Catches the common mix-ups (the
-/// intermediate or root of the chain, the attestation certificate) before sections are
-/// encrypted to a key the platform does not hold.
-pub fn require_encryption_purpose(cert: &Certificate) -> Result<()> {
+/// Checks that `cert` can serve as a contract encryption certificate: an RSA key (tokens
+/// wrap their password with RSA PKCS#1 v1.5), not a CA, and, when a key-usage extension is
+/// present, one that allows key or data encipherment. IBM's certificates carry no key-usage
+/// extension at all, so its absence is fine.
+pub fn check_encryption_purpose(cert: &Certificate) -> Result<()> {
     use openssl::x509::X509KeyUsage as Ku;
-    let wrong = |found| CertError::WrongPurpose {
+    let wrong = |reason: String| CertError::WrongPurpose {
+        what: "encryption certificate",
         subject: cert.subject(),
-        found,
+        reason,
     };
-    let usage = cert.x509.key_usage();
-    if let Some(ku) = usage {
-        if ku.intersects(Ku::KEY_CERT_SIGN | Ku::CRL_SIGN) {
-            return Err(wrong("a CA certificate"));
+    let key = cert.x509.public_key().map_err(|e| CertError::Parse {
+        what: "encryption certificate",
+        reason: first_reason(&e),
+    })?;
+    if key.id() != openssl::pkey::Id::RSA {
+        return Err(wrong(format!(
+            "its key is {}, but contract encryption needs an RSA key",
+            super::keys::key_type_name(key.id())
+        )));
+    }
+    if let Some(usage) = cert.x509.key_usage() {
+        if usage.intersects(Ku::KEY_CERT_SIGN | Ku::CRL_SIGN) {
+            return Err(wrong(
+                "it is a CA certificate (its key usage allows signing certificates or CRLs)"
+                    .to_string(),
+            ));
         }
-        if !ku.intersects(Ku::KEY_ENCIPHERMENT | Ku::DATA_ENCIPHERMENT) {
-            return Err(wrong("a signing-only certificate"));
+        if !usage.intersects(Ku::KEY_ENCIPHERMENT | Ku::DATA_ENCIPHERMENT) {
+            return Err(wrong(format!(
+                "its key usage ({}) allows neither keyEncipherment nor dataEncipherment",
+                key_usage_names(usage)
+            )));
         }
     }
     if cert.x509.pathlen().is_some() {
-        return Err(wrong("a CA certificate"));
+        return Err(wrong(
+            "it is a CA certificate (it has a path length constraint)".to_string(),
+        ));
     }
     Ok(())
+}
+
+/// The name the contract resources use for [`check_encryption_purpose`] (both branches
+/// wrote this check; one implementation serves both).
+pub use self::check_encryption_purpose as require_encryption_purpose;
+
+fn key_usage_names(usage: openssl::x509::X509KeyUsage) -> String {
+    use openssl::x509::X509KeyUsage as Ku;
+    let names = [
+        (Ku::DIGITAL_SIGNATURE, "digitalSignature"),
+        (Ku::NON_REPUDIATION, "nonRepudiation"),
+        (Ku::KEY_ENCIPHERMENT, "keyEncipherment"),
+        (Ku::DATA_ENCIPHERMENT, "dataEncipherment"),
+        (Ku::KEY_AGREEMENT, "keyAgreement"),
+        (Ku::KEY_CERT_SIGN, "keyCertSign"),
+        (Ku::CRL_SIGN, "cRLSign"),
+    ];
+    let listed: Vec<&str> = names
+        .iter()
+        .filter(|(flag, _)| usage.contains(*flag))
+        .map(|(_, name)| *name)
+        .collect();
+    if listed.is_empty() {
+        "empty".to_string()
+    } else {
+        listed.join(", ")
+    }
+}
+
+/// A certificate's issuing chain as given by a user: the CAs between it and the trust anchor
+/// (issuer first) and the anchor itself.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    pub intermediates: Vec<Certificate>,
+    pub root: Certificate,
+}
+
+/// Reads a PEM bundle of CA certificates (in any order) and arranges the ones that issue
+/// `cert`, link by link by subject/issuer name, into a [`Chain`]: the last certificate
+/// reached (a self-signed root, or the highest CA the bundle holds) is the trust anchor.
+/// Certificates in the bundle that are not on the path are ignored.
+pub fn chain_from_bundle(cert: &Certificate, bundle: &str) -> Result<Chain> {
+    let bundle_err = |reason: String| CertError::Bundle(reason);
+    let stack = X509::stack_from_pem(bundle.trim().as_bytes())
+        .map_err(|e| bundle_err(format!("is not PEM certificates: {}", first_reason(&e))))?;
+    if stack.is_empty() {
+        return Err(bundle_err("holds no PEM certificate".to_string()));
+    }
+    let mut pool: Vec<Certificate> = stack
+        .into_iter()
+        .map(|x| Certificate::from_x509_as(x, "CA certificate"))
+        .collect::<Result<_>>()?;
+    let mut path: Vec<Certificate> = Vec::new();
+    let mut current = cert.clone();
+    while let Some(pos) = pool
+        .iter()
+        .position(|ca| names_equal(current.x509.issuer_name(), ca.x509.subject_name()))
+    {
+        let ca = pool.swap_remove(pos);
+        let self_signed = names_equal(ca.x509.issuer_name(), ca.x509.subject_name());
+        path.push(ca.clone());
+        if self_signed {
+            break;
+        }
+        current = ca;
+    }
+    let Some(root) = path.pop() else {
+        return Err(bundle_err(format!(
+            "has no certificate whose subject is the issuer of the certificate ({})",
+            cert.issuer()
+        )));
+    };
+    if !names_equal(root.x509.issuer_name(), root.x509.subject_name()) {
+        return Err(bundle_err(format!(
+            "must reach a self-signed root: the last CA found ({}) was issued by {}, which \
+             the bundle lacks",
+            root.subject(),
+            root.issuer()
+        )));
+    }
+    if path.is_empty() {
+        // The root issued the certificate directly: `verify_chain_at` wants the direct
+        // issuer first, so the root stands in both places.
+        return Ok(Chain {
+            intermediates: vec![root.clone()],
+            root,
+        });
+    }
+    Ok(Chain {
+        intermediates: path,
+        root,
+    })
+}
+
+/// Downloads the encryption certificate of the highest version among `candidates` that
+/// matches `constraint` and is published: a version whose URL answers 404 is skipped for
+/// the next lower one (publishers remove old certificates), any other failure stops.
+pub async fn download_highest(
+    template: &str,
+    candidates: &[String],
+    constraint: &str,
+) -> Result<DownloadedCert> {
+    let req = VersionConstraint::parse(constraint)?;
+    let mut versions = Vec::new();
+    for text in candidates {
+        versions.push(parse_version(text)?);
+    }
+    versions.sort();
+    versions.dedup();
+    let matching: Vec<&semver::Version> =
+        versions.iter().rev().filter(|v| req.matches(v)).collect();
+    if matching.is_empty() {
+        return Err(CertError::NoVersion {
+            constraint: req.to_string(),
+            available: versions.iter().map(|v| v.to_string()).collect(),
+        });
+    }
+    let client = http_client().map_err(|e| CertError::Fetch {
+        location: template.to_string(),
+        reason: e.to_string(),
+    })?;
+    let mut tried = Vec::new();
+    for version in matching {
+        match download_with(&client, template, &version.to_string()).await {
+            Ok(cert) => return Ok(cert),
+            Err(CertError::HttpStatus { url, status: 404 }) => {
+                tried.push(format!("{version}: GET {url} returned HTTP 404"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(CertError::NoneDownloadable {
+        constraint: req.to_string(),
+        tried,
+    })
 }
 
 /// How long an encryption certificate remains usable.
@@ -1431,6 +1593,150 @@ mod tests {
             }
         });
         format!("http://{addr}")
+    }
+
+    #[tokio::test]
+    async fn download_highest_skips_unpublished_versions_and_stops_on_other_errors() {
+        let c = chain();
+        let pem = c.leaf.cert.to_pem();
+        let base = serve(vec![
+            ("/v/1.0.22.crt".into(), 200, pem.clone().into_bytes()),
+            ("/v/1.0.27.crt".into(), 500, Vec::new()),
+        ])
+        .await;
+        let template = format!("{base}/v/{{major}}.{{minor}}.{{patch}}.crt");
+        let candidates: Vec<String> = ["1.0.21", "1.0.22", "1.0.23", "1.0.24", "2.0.0"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // 1.0.24 and 1.0.23 answer 404: the highest published match wins.
+        let got = download_highest(&template, &candidates, "~> 1.0.0")
+            .await
+            .unwrap();
+        assert_eq!(got.version, semver::Version::new(1, 0, 22));
+        assert_eq!(got.pem, pem);
+        // Nothing published in range: every tried version is named.
+        let err = download_highest(&template, &candidates, ">= 1.0.23, < 2")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CertError::NoneDownloadable { .. }), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("1.0.24: GET") && text.contains("1.0.23: GET"),
+            "{text}"
+        );
+        // No candidate matches at all.
+        let err = download_highest(&template, &candidates, "~> 3.0")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no certificate version matches `~> 3.0`; available: 1.0.21, 1.0.22, 1.0.23, 1.0.24, 2.0.0"
+        );
+        // A server error is not skipped over.
+        let more: Vec<String> = vec!["1.0.22".into(), "1.0.27".into()];
+        let err = download_highest(&template, &more, "*").await.unwrap_err();
+        assert!(
+            matches!(err, CertError::HttpStatus { status: 500, .. }),
+            "{err}"
+        );
+        // Unreachable server.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let err = download_highest(&format!("http://{closed}/{{patch}}"), &more, "*")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CertError::Fetch { .. }), "{err}");
+    }
+
+    #[test]
+    fn encryption_purpose_rejects_cas_signing_only_and_non_rsa_keys() {
+        let c = chain();
+        // The leaf (no key usage, like IBM's certificates) is fine.
+        check_encryption_purpose(&c.leaf.cert).unwrap();
+        let err = check_encryption_purpose(&c.intermediate.cert).unwrap_err();
+        assert!(err.to_string().contains("is a CA certificate"), "{err}");
+
+        let build = |key: &PKey<Private>, usage: Option<KeyUsage>| {
+            let mut b = X509Builder::new().unwrap();
+            b.set_version(2).unwrap();
+            b.set_subject_name(&name("purpose")).unwrap();
+            b.set_issuer_name(&name("purpose")).unwrap();
+            b.set_pubkey(key).unwrap();
+            b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+                .unwrap();
+            b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+                .unwrap();
+            if let Some(u) = usage {
+                b.append_extension(u.build().unwrap()).unwrap();
+            }
+            b.sign(key, MessageDigest::sha256()).unwrap();
+            Certificate::from_x509(b.build()).unwrap()
+        };
+        let key = rsa(2048);
+        let mut signing_only = KeyUsage::new();
+        signing_only.digital_signature();
+        let err = check_encryption_purpose(&build(&key, Some(signing_only))).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("key usage (digitalSignature) allows neither keyEncipherment"),
+            "{err}"
+        );
+        let mut enc = KeyUsage::new();
+        enc.key_encipherment();
+        check_encryption_purpose(&build(&key, Some(enc))).unwrap();
+
+        let ec = openssl::ec::EcKey::generate(
+            &openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap(),
+        )
+        .unwrap();
+        let ec = PKey::from_ec_key(ec).unwrap();
+        let err = check_encryption_purpose(&build(&ec, None)).unwrap_err();
+        assert!(err.to_string().contains("its key is EC"), "{err}");
+    }
+
+    #[test]
+    fn chain_from_bundle_orders_any_bundle_and_needs_a_root() {
+        let c = chain();
+        let at = OffsetDateTime::now_utc();
+        // Root first, intermediate second: ordered by names, not by position.
+        let bundle = format!("{}{}", c.root.cert.to_pem(), c.intermediate.cert.to_pem());
+        let got = chain_from_bundle(&c.leaf.cert, &bundle).unwrap();
+        assert_eq!(got.intermediates.len(), 1);
+        assert_eq!(
+            got.intermediates[0].subject(),
+            c.intermediate.cert.subject()
+        );
+        assert_eq!(got.root.subject(), c.root.cert.subject());
+        let refs: Vec<&Certificate> = got.intermediates.iter().collect();
+        verify_chain_at(&c.leaf.cert, &refs, &got.root, at).unwrap();
+
+        // Only the intermediate: no self-signed root reached.
+        let err = chain_from_bundle(&c.leaf.cert, &c.intermediate.cert.to_pem()).unwrap_err();
+        assert!(
+            err.to_string().contains("must reach a self-signed root"),
+            "{err}"
+        );
+        // Unrelated CA.
+        let other = issue(spec("Other Root", None, true));
+        let err = chain_from_bundle(&c.leaf.cert, &other.cert.to_pem()).unwrap_err();
+        assert!(
+            err.to_string().contains("has no certificate whose subject"),
+            "{err}"
+        );
+        // Not PEM.
+        let err = chain_from_bundle(&c.leaf.cert, "nonsense").unwrap_err();
+        assert!(
+            err.to_string().contains("holds no PEM certificate"),
+            "{err}"
+        );
+        // A root that directly issued the certificate.
+        let direct = issue(spec("Direct leaf", Some(&c.root), false));
+        let got = chain_from_bundle(&direct.cert, &c.root.cert.to_pem()).unwrap();
+        let refs: Vec<&Certificate> = got.intermediates.iter().collect();
+        verify_chain_at(&direct.cert, &refs, &got.root, at).unwrap();
     }
 
     #[test]

@@ -65,7 +65,11 @@ impl VersionConstraint {
             let req = if let Ok(v) = semver::Version::parse(alt.trim_start_matches('v')) {
                 semver::VersionReq::parse(&format!("={v}"))
             } else {
-                semver::VersionReq::parse(alt)
+                let translated = pessimistic_to_semver(alt).map_err(|reason| ConstraintError {
+                    constraint: text.to_string(),
+                    reason,
+                })?;
+                semver::VersionReq::parse(&translated)
             };
             alternatives.push(req.map_err(|e| ConstraintError {
                 constraint: text.to_string(),
@@ -85,6 +89,41 @@ impl VersionConstraint {
     pub fn as_str(&self) -> &str {
         &self.text
     }
+}
+
+/// Rewrites Terraform's pessimistic operator (`~> 1.1` = `>=1.1.0, <2.0.0`; `~> 1.0.20` =
+/// `>=1.0.20, <1.1.0`; `~> 1` = `>=1.0.0`: only the rightmost given part may grow) into
+/// comparators the `semver` crate reads, leaving every other comparator as it is. Cargo's
+/// own `~1.1` means something else (`<1.2.0`), so the two spellings must not be conflated.
+fn pessimistic_to_semver(alternative: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for part in alternative.split(',') {
+        let part = part.trim();
+        let Some(rest) = part.strip_prefix("~>") else {
+            out.push(part.to_string());
+            continue;
+        };
+        let rest = rest.trim().trim_start_matches('v');
+        let numbers: Vec<u64> = rest
+            .split('.')
+            .map(|n| n.parse::<u64>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("`~> {rest}` needs a version made of 1 to 3 numbers"))?;
+        match numbers[..] {
+            [major] => out.push(format!(">={major}.0.0")),
+            [major, minor] => out.push(format!(">={major}.{minor}.0, <{}.0.0", major + 1)),
+            [major, minor, patch] => out.push(format!(
+                ">={major}.{minor}.{patch}, <{major}.{}.0",
+                minor + 1
+            )),
+            _ => {
+                return Err(format!(
+                    "`~> {rest}` needs a version made of 1 to 3 numbers"
+                ))
+            }
+        }
+    }
+    Ok(out.join(", "))
 }
 
 impl fmt::Display for VersionConstraint {
@@ -379,6 +418,30 @@ mod tests {
             assert_eq!(img.checksum.as_deref(), Some("sum-r-24"));
             // Empty constraint means `*`.
             assert_eq!(select_image(&text, "").unwrap().id, "r-24");
+        }
+    }
+
+    #[test]
+    fn terraform_pessimistic_operator_lets_only_the_rightmost_part_grow() {
+        let v = |s: &str| semver::Version::parse(s).unwrap();
+        let c = |s: &str| VersionConstraint::parse(s).unwrap();
+        let two = c("~> 1.1");
+        assert!(two.matches(&v("1.1.0")) && two.matches(&v("1.9.3")));
+        assert!(!two.matches(&v("1.0.29")) && !two.matches(&v("2.0.0")));
+        let three = c("~> 1.0.20");
+        assert!(three.matches(&v("1.0.20")) && three.matches(&v("1.0.99")));
+        assert!(!three.matches(&v("1.0.19")) && !three.matches(&v("1.1.0")));
+        let one = c("~>1");
+        assert!(one.matches(&v("1.0.0")) && one.matches(&v("7.2.1")));
+        assert!(!one.matches(&v("0.9.9")));
+        let combined = c("~> 1.0.20, < 1.0.22 || 26.5.0");
+        assert!(combined.matches(&v("1.0.21")) && combined.matches(&v("26.5.0")));
+        assert!(!combined.matches(&v("1.0.22")));
+        // Cargo's tilde keeps its own meaning.
+        assert!(!c("~1.1").matches(&v("1.2.0")));
+        for bad in ["~> ", "~> 1.x", "~> 1.2.3.4"] {
+            let err = VersionConstraint::parse(bad).unwrap_err();
+            assert!(err.to_string().contains("1 to 3 numbers"), "{bad}: {err}");
         }
     }
 
