@@ -8,11 +8,18 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../proto");
-    let files = ["tfplugin6.9.proto", "go_plugin.proto"];
+    let files = ["tfplugin6.10.proto", "go_plugin.proto"];
     for file in files {
         println!("cargo:rerun-if-changed={}", proto_dir.join(file).display());
     }
     let descriptors = protox::compile(files, [&proto_dir])?;
+    // The compiled descriptors, for the test that pins every field against Terraform's own
+    // wire definitions (runtime::proto::wire_tests).
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out_dir.join("wire_descriptors.bin"),
+        prost::Message::encode_to_vec(&descriptors),
+    )?;
     tonic_prost_build::configure()
         // Clients are only needed by tests that talk to the server like Terraform does.
         .build_client(true)

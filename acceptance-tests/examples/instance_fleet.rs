@@ -63,10 +63,11 @@ impl Drop for Mock {
     }
 }
 
-fn start_mock(data: &Path) -> Mock {
+fn start_mock(data: &Path, extra: &[&str]) -> Mock {
     let log = data.join("access.log");
     let mut child = Command::new(bin_dir().join("mock-cloud"))
         .args(["--data-dir", &data.display().to_string(), "--access-log"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).expect("access log"))
         .spawn()
@@ -118,6 +119,37 @@ fn watch_rss(running: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::Joi
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    })
+}
+
+/// `GET /v1{path}` with a fresh token.
+fn fetch(url: &str, path: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let t: serde_json::Value = http
+            .post(format!("{url}/identity/token"))
+            .form(&[
+                ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
+                ("apikey", "bench"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        http.get(format!("{url}/v1{path}?version=2025-07-01&generation=2"))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     })
 }
 
@@ -178,7 +210,7 @@ fn main() {
         },
     )
     .expect("PKI");
-    let mock = start_mock(&data);
+    let mock = start_mock(&data, &[]);
 
     // One contract per instance, each encrypted to the emulator's certificate.
     let pem = pki.encryption_cert.to_pem().unwrap();
@@ -203,38 +235,7 @@ fn main() {
     }
 
     // Network and image ids, read the way a user's data sources would.
-    let api = |path: &str| -> serde_json::Value {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let http = reqwest::Client::new();
-            let t: serde_json::Value = http
-                .post(format!("{}/identity/token", mock.url))
-                .form(&[
-                    ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
-                    ("apikey", "bench"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            http.get(format!(
-                "{}/v1{path}?version=2025-07-01&generation=2",
-                mock.url
-            ))
-            .bearer_auth(t["access_token"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-        })
-    };
+    let api = |path: &str| fetch(&mock.url, path);
     let subnet = api("/subnets")["subnets"]
         .as_array()
         .unwrap()
@@ -252,7 +253,8 @@ fn main() {
 
     let tf_dir = work.path().join("tf");
     let base_dir = work.path().join("baseline");
-    for d in [&tf_dir, &base_dir] {
+    let instant_dir = work.path().join("instant");
+    for d in [&tf_dir, &base_dir, &instant_dir] {
         std::fs::create_dir_all(d).unwrap();
         std::fs::write(
             d.join(".terraformrc"),
@@ -268,8 +270,7 @@ fn main() {
         "locals {{\n  contracts = [for i in range({n}) : file(\"{}/c${{i}}.yaml\")]\n}}\n",
         contracts.display()
     );
-    std::fs::write(
-        tf_dir.join("main.tf"),
+    let fleet = |check: f64| {
         format!(
             r#"{header}{contracts_local}
 resource "hyperprotect_instance" "fleet" {{
@@ -282,15 +283,15 @@ resource "hyperprotect_instance" "fleet" {{
   subnet    = "{subnet}"
   user_data = local.contracts[count.index]
 
-  contract_check_seconds = {REJECT_DELAY}
+  contract_check_seconds = {check}
 }}
 "#,
             image = image["id"].as_str().unwrap(),
             vpc = subnet["vpc"]["id"].as_str().unwrap(),
             subnet = subnet["id"].as_str().unwrap(),
-        ),
-    )
-    .unwrap();
+        )
+    };
+    std::fs::write(tf_dir.join("main.tf"), fleet(REJECT_DELAY)).unwrap();
     // Terraform's own time on the same configuration without the instances: the contracts
     // read, the provider started (its schema), the state written.
     std::fs::write(
@@ -301,12 +302,16 @@ resource "hyperprotect_instance" "fleet" {{
     )
     .unwrap();
 
-    let env = vec![
-        ("IC_API_KEY".to_string(), "bench".to_string()),
-        ("IC_REGION".to_string(), "us-south".to_string()),
-        ("IBMCLOUD_IAM_API_ENDPOINT".to_string(), mock.url.clone()),
-        ("IBMCLOUD_IS_NG_API_ENDPOINT".to_string(), mock.url.clone()),
-    ];
+    std::fs::write(instant_dir.join("main.tf"), fleet(0.0)).unwrap();
+    let env_for = |url: &str| {
+        vec![
+            ("IC_API_KEY".to_string(), "bench".to_string()),
+            ("IC_REGION".to_string(), "us-south".to_string()),
+            ("IBMCLOUD_IAM_API_ENDPOINT".to_string(), url.to_string()),
+            ("IBMCLOUD_IS_NG_API_ENDPOINT".to_string(), url.to_string()),
+        ]
+    };
+    let env = env_for(&mock.url);
     let par = format!("-parallelism={parallelism}");
     let apply_args = [
         "apply",
@@ -328,6 +333,48 @@ resource "hyperprotect_instance" "fleet" {{
     let base_destroy = terraform(&base_dir, &env, &destroy_args);
     assert_eq!(base_destroy.code, 0, "{}", base_destroy.output);
 
+    // The same 50 instances on an emulator whose every transition is instant (and no
+    // contract check): Terraform's own time plus the provider's, with nothing to wait for.
+    let instant_data = work.path().join("instant-mock");
+    std::fs::create_dir_all(&instant_data).unwrap();
+    std::fs::create_dir_all(instant_data.join("pki")).unwrap();
+    for f in std::fs::read_dir(data.join("pki")).unwrap().flatten() {
+        std::fs::copy(f.path(), instant_data.join("pki").join(f.file_name())).unwrap();
+    }
+    let instant = start_mock(
+        &instant_data,
+        &[
+            "--pending-delay-ms",
+            "0",
+            "--boot-delay-ms",
+            "0",
+            "--delete-delay-ms",
+            "0",
+        ],
+    );
+    // Same network ids: the instant emulator seeds its own VPC, so rewrite them.
+    let instant_env = env_for(&instant.url);
+    let seeded = |url: &str, path: &str| -> serde_json::Value { fetch(url, path) };
+    let s2 = seeded(&instant.url, "/subnets")["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["zone"]["name"] == "us-south-2")
+        .cloned()
+        .unwrap();
+    let instant_tf = fleet(0.0)
+        .replace(subnet["id"].as_str().unwrap(), s2["id"].as_str().unwrap())
+        .replace(
+            subnet["vpc"]["id"].as_str().unwrap(),
+            s2["vpc"]["id"].as_str().unwrap(),
+        );
+    std::fs::write(instant_dir.join("main.tf"), instant_tf).unwrap();
+    let instant_apply = terraform(&instant_dir, &instant_env, &apply_args);
+    assert_eq!(instant_apply.code, 0, "{}", instant_apply.output);
+    let instant_destroy = terraform(&instant_dir, &instant_env, &destroy_args);
+    assert_eq!(instant_destroy.code, 0, "{}", instant_destroy.output);
+    drop(instant);
+
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let (_, _, offset) = count_calls(&mock.log, 0);
     let apply = terraform(&tf_dir, &env, &apply_args);
@@ -347,6 +394,19 @@ resource "hyperprotect_instance" "fleet" {{
     println!(
         "baseline (no instances): apply {:.2} s, destroy {:.2} s",
         base_apply.secs, base_destroy.secs
+    );
+    println!(
+        "baseline (same {n} instances, instant emulator, no check): apply {:.2} s, destroy {:.2} s",
+        instant_apply.secs, instant_destroy.secs
+    );
+    let apply_floor2 = waves * (TO_RUNNING + REJECT_DELAY) + instant_apply.secs;
+    let destroy_floor2 = waves * DELETE_DELAY + instant_destroy.secs;
+    println!(
+        "against the instant-emulator baseline: apply floor {:.2} s ratio {:.3}; destroy floor {:.2} s ratio {:.3}",
+        apply_floor2,
+        apply.secs / apply_floor2,
+        destroy_floor2,
+        destroy.secs / destroy_floor2
     );
     for (what, run, floor, vpc, iam) in [
         ("apply", &apply, apply_floor, apply_vpc, apply_iam),

@@ -7,6 +7,10 @@
 //! write-only attribute, a schema version with a state upgrade, and import. Its "remote
 //! objects" are JSON files in the provider's `store_dir`, so tests can create drift by editing
 //! or deleting them. `rtest_echo` is a data source that returns its dynamic input.
+//! [`newer`] has what proves the newer protocol features: `rtest_item` (resource identity, a
+//! list resource for `terraform query`) and the ephemeral resource `rtest_secret`.
+
+pub mod newer;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,7 +19,8 @@ use std::sync::Arc;
 use hyperprotect::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use hyperprotect::runtime::framework::plan::get;
 use hyperprotect::runtime::framework::{
-    Change, ConfigureRequest, Ctx, DataSource, Outcome, Provider, ProviderData, Resource,
+    Change, ConfigureRequest, Ctx, DataSource, EphemeralResource, ListResource, Outcome, Provider,
+    ProviderData, Resource,
 };
 use hyperprotect::runtime::schema::{
     Attribute, Block, BlockNesting, Mode, NestedBlock, ObjectNesting, Schema,
@@ -24,8 +29,96 @@ use hyperprotect::runtime::value::{json, Number, Type, Value};
 
 pub struct RtestProvider;
 
+/// The rtest provider binary of this build, as the acceptance harness launches it.
+pub fn provider_under_test() -> crate::harness::ProviderUnderTest {
+    crate::harness::ProviderUnderTest::new(
+        "hyperprotect/rtest",
+        crate::harness::built_binary("terraform-provider-rtest"),
+    )
+}
+
+/// Configuration that loads rtest with its objects under `store_dir`.
+pub fn provider_config(store_dir: &str) -> String {
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    rtest = {{ source = "hyperprotect/rtest" }}
+  }}
+}}
+provider "rtest" {{
+  store_dir = "{store_dir}"
+}}
+"#
+    )
+}
+
 struct Store {
     dir: PathBuf,
+}
+
+/// Ids and names the rtest objects accept: letters, digits and '-' (they become file names).
+fn is_simple_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// One kind of rtest object: JSON files named by id in a folder of the store, encoded against
+/// the resource's implied type.
+struct Objects<'a> {
+    dir: PathBuf,
+    ty: &'a Type,
+}
+
+impl Objects<'_> {
+    fn path(&self, id: &str) -> Result<PathBuf, Diagnostic> {
+        if !is_simple_name(id) {
+            return Err(Diagnostic::error(
+                "Invalid id",
+                format!("{id:?} is not an rtest object id (letters, digits and '-')."),
+            ));
+        }
+        Ok(self.dir.join(format!("{id}.json")))
+    }
+
+    fn save(&self, id: &str, state: &Value) -> Result<(), Diagnostic> {
+        let bytes = json::encode(state, self.ty)
+            .map_err(|e| Diagnostic::error("Cannot encode object", e.to_string()))?;
+        let path = self.path(id)?;
+        let tmp = path.with_extension("tmp");
+        std::fs::create_dir_all(&self.dir)
+            .and_then(|()| std::fs::write(&tmp, bytes))
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Diagnostic::error("Cannot write object", e.to_string()))
+    }
+
+    fn load(&self, id: &str) -> Result<Option<Value>, Diagnostic> {
+        let path = self.path(id)?;
+        match std::fs::read(&path) {
+            Ok(bytes) => json::decode(&bytes, self.ty).map(Some).map_err(|e| {
+                Diagnostic::error("Corrupt object", format!("{}: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Diagnostic::error("Cannot read object", e.to_string())),
+        }
+    }
+
+    /// Loads an object to import, or says there is none.
+    fn load_for_import(&self, id: &str) -> Result<Value, Diagnostics> {
+        self.load(id)?.ok_or_else(|| {
+            Diagnostic::error("Cannot import", format!("No rtest object {id:?}.")).into()
+        })
+    }
+
+    /// Deletes the object of the state's id; one already gone is fine.
+    fn delete(&self, prior: &Value) -> Diagnostics {
+        let id = get(prior, "id").as_str().unwrap_or_default();
+        match self.path(id).map(std::fs::remove_file) {
+            Ok(Ok(())) => Diagnostics::new(),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Diagnostics::new(),
+            Ok(Err(e)) => Diagnostic::error("Cannot delete object", e.to_string()).into(),
+            Err(d) => d.into(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -65,11 +158,19 @@ impl Provider for RtestProvider {
     }
 
     fn resources(&self) -> Vec<Arc<dyn Resource>> {
-        vec![Arc::new(Everything)]
+        vec![Arc::new(Everything), Arc::new(newer::Item)]
     }
 
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
         vec![Arc::new(Echo)]
+    }
+
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
+        vec![Arc::new(newer::Secret)]
+    }
+
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        vec![Arc::new(newer::ItemList)]
     }
 }
 
@@ -90,37 +191,20 @@ impl Everything {
         TYPE.get_or_init(|| Everything.schema().block.implied_type())
     }
 
-    fn path(store: &Store, id: &str) -> Result<PathBuf, Diagnostic> {
-        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(Diagnostic::error(
-                "Invalid id",
-                format!("{id:?} is not an rtest object id (letters, digits and '-')."),
-            ));
+    /// Its objects are JSON files directly in the store folder.
+    fn objects(store: &Store) -> Objects<'static> {
+        Objects {
+            dir: store.dir.clone(),
+            ty: Self::type_of(),
         }
-        Ok(store.dir.join(format!("{id}.json")))
     }
 
     fn save(store: &Store, id: &str, state: &Value) -> Result<(), Diagnostic> {
-        let bytes = json::encode(state, Self::type_of())
-            .map_err(|e| Diagnostic::error("Cannot encode object", e.to_string()))?;
-        let path = Self::path(store, id)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|e| Diagnostic::error("Cannot write object", e.to_string()))
+        Self::objects(store).save(id, state)
     }
 
     fn load(store: &Store, id: &str) -> Result<Option<Value>, Diagnostic> {
-        let path = Self::path(store, id)?;
-        match std::fs::read(&path) {
-            Ok(bytes) => json::decode(&bytes, Self::type_of())
-                .map(Some)
-                .map_err(|e| {
-                    Diagnostic::error("Corrupt object", format!("{}: {e}", path.display()))
-                }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Diagnostic::error("Cannot read object", e.to_string())),
-        }
+        Self::objects(store).load(id)
     }
 
     /// Fills the computed values the plan left unknown.
@@ -407,23 +491,11 @@ impl Resource for Everything {
             Ok(s) => s,
             Err(d) => return d.into(),
         };
-        let id = get(prior, "id").as_str().unwrap_or_default();
-        match Self::path(store, id).map(std::fs::remove_file) {
-            Ok(Ok(())) => Diagnostics::new(),
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => Diagnostics::new(),
-            Ok(Err(e)) => Diagnostic::error("Cannot delete object", e.to_string()).into(),
-            Err(d) => d.into(),
-        }
+        Self::objects(store).delete(prior)
     }
 
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
-        let store = ctx.data::<Store>()?;
-        match Self::load(store, id)? {
-            Some(v) => Ok(v),
-            None => {
-                Err(Diagnostic::error("Cannot import", format!("No rtest object {id:?}.")).into())
-            }
-        }
+        Self::objects(ctx.data::<Store>()?).load_for_import(id)
     }
 
     /// Version 0 called `name` `title`.
@@ -492,7 +564,7 @@ mod tests {
     fn every_schema_passes_terraforms_rules() {
         let served = GrpcProvider::new(RtestProvider);
         let schemas = served.schemas();
-        assert_eq!(schemas.len(), 3);
+        assert_eq!(schemas.len(), 6);
         for (name, schema) in schemas {
             assert_eq!(schema.check(), Ok(()), "{name}");
         }

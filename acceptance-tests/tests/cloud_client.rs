@@ -260,6 +260,16 @@ async fn a_failed_instance_reports_its_reasons() {
         }
         other => panic!("expected InstanceFailed, got {other}"),
     }
+    // A reboot can never become legal on a failed instance: an error now, not a timeout.
+    let e = c
+        .run_instance_action(&id, ActionType::Reboot, false, never())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InstanceFailed { .. }), "{e}");
+    // Deleting a failed instance is allowed.
+    c.delete_instance_and_wait(&id, never())
+        .await
+        .expect("delete failed instance");
 }
 
 #[tokio::test]

@@ -216,7 +216,9 @@ fn test_acc_cloud_data_sources() {
             .check(check_lookups),
             Step::config("no image matches", lookups(&url, "1.0.28", "mock-vpc"))
                 .pre_config(cloud.set_faults(json!({})))
-                .expect_error(r"(?s)No matching Hyper Protect image.*`1\.0\.28`.*versions\s+1\.0\.29"),
+                .expect_error(
+                    r"(?s)No matching Hyper Protect image.*`1\.0\.28`.*versions\s+1\.0\.29",
+                ),
             Step::config(
                 "a bad constraint is refused",
                 lookups(&url, ">>1", "mock-vpc"),

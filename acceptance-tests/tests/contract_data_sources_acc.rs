@@ -520,6 +520,22 @@ fn test_acc_encryption_certificate() {
                 dl("1.0.29", "  crl = \"/nonexistent.crl\"\n"),
             )
             .expect_error_at("crl", "CRL without its issuer", "ca_certificate"),
+            Step::config(
+                "a platform IBM publishes no location for",
+                cert_config("  platform = \"ccrt\"\n  version = \"26.5.0\"\n"),
+            )
+            .expect_error_at(
+                "platform",
+                "No download location",
+                r"no download location for\s+`ccrt`",
+            ),
+            Step::config(
+                "a range without candidate versions",
+                cert_config(&format!(
+                    "  platform = \"ccrv\"\n  url_template = \"{template}\"\n  version = \"~> 26.5\"\n"
+                )),
+            )
+            .expect_error_at("version", "No candidate versions", r"set\s+`versions`"),
         ],
     }
     .run();

@@ -79,7 +79,7 @@ output "user_data" {{
 }
 
 #[test]
-fn workload_provider_and_deployer_as_separate_modules() {
+fn test_acc_workload_provider_and_deployer_as_separate_modules() {
     if !acceptance_enabled("workload_provider_and_deployer_as_separate_modules") {
         return;
     }
@@ -167,7 +167,7 @@ fn older_than_1_11(version_line: &str) -> bool {
 /// Write-only env and signing key (Terraform ≥ 1.11): nothing of either reaches state, a
 /// saved plan or `show -json`; bumping `env_wo_version` plans a new contract.
 #[test]
-fn write_only_secrets_stay_out_of_state() {
+fn test_acc_write_only_secrets_stay_out_of_state() {
     if !acceptance_enabled("write_only_secrets_stay_out_of_state") {
         return;
     }
@@ -185,6 +185,10 @@ fn write_only_secrets_stay_out_of_state() {
     let env_marker = "wo-env-host-91c2.example.com";
     // From a file: a saved plan keeps a copy of the .tf files, not of files they read.
     f.write("env.yaml", env_yaml(env_marker));
+    let workload_marker = "d28td29ya2xvYWQtbWFya2Vy";
+    let text_marker = "wo-text-marker-5e1d";
+    f.write("workload.yaml", workload_yaml(workload_marker));
+    f.write("text.txt", text_marker);
     let config = |version: u32| {
         format!(
             r#"{p}
@@ -197,9 +201,23 @@ resource "hyperprotect_contract" "c" {{
   signing_key_wo_version = 1
   encryption_certificate = {cert}
 }}
+
+resource "hyperprotect_workload" "w" {{
+  content_wo             = {wo_workload}
+  content_wo_version     = 1
+  encryption_certificate = {cert}
+}}
+
+resource "hyperprotect_encrypted_text" "t" {{
+  text_wo                = {wo_text}
+  text_wo_version        = 1
+  encryption_certificate = {cert}
+}}
 "#,
             p = provider_block(),
             w = workload_yaml("QUJDRA=="),
+            wo_workload = f.file("workload.yaml"),
+            wo_text = f.file("text.txt"),
             env = f.file("env.yaml"),
             key = f.file("signing.key"),
             cert = f.file("encryption.crt"),
@@ -230,6 +248,11 @@ resource "hyperprotect_contract" "c" {{
         ("plan file entries", &plan_entries),
     ] {
         assert!(!text.contains(env_marker), "{what} contains the env");
+        assert!(
+            !text.contains(workload_marker),
+            "{what} contains content_wo"
+        );
+        assert!(!text.contains(text_marker), "{what} contains text_wo");
         for line in &key_lines {
             assert!(
                 !text.contains(line.as_str()),
@@ -238,11 +261,27 @@ resource "hyperprotect_contract" "c" {{
         }
     }
 
-    let rendered: serde_json::Value = serde_json::from_str(&show).unwrap();
-    let rendered = rendered["values"]["root_module"]["resources"][0]["values"]["rendered"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let shown: serde_json::Value = serde_json::from_str(&show).unwrap();
+    let value = |address: &str, name: &str| -> String {
+        shown["values"]["root_module"]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["address"] == address)
+            .and_then(|r| r["values"][name].as_str())
+            .unwrap_or_else(|| panic!("{address}.{name}"))
+            .to_string()
+    };
+    let rendered = value("hyperprotect_contract.c", "rendered");
+    let key = f.path("encryption.key");
+    assert_eq!(
+        decrypt_with_openssl(&value("hyperprotect_workload.w", "encrypted"), &key),
+        workload_yaml(workload_marker)
+    );
+    assert_eq!(
+        decrypt_with_openssl(&value("hyperprotect_encrypted_text.t", "encrypted"), &key),
+        text_marker
+    );
     let doc = sections(&rendered);
     let env = decrypt_with_openssl(section(&doc, "env"), &f.path("encryption.key"));
     assert!(env.contains(env_marker));

@@ -4,33 +4,12 @@
 //! Terraform itself with go-plugin's handshake and mutual TLS.
 
 use acceptance_tests::harness::{
-    acceptance_enabled, built_binary, Import, ImportId, ProviderUnderTest, Step, Terraform,
+    acceptance_enabled, built_binary, terraform_version, Import, ImportId, Step, Terraform,
     TestCase, WorkDir,
 };
+use acceptance_tests::rtest::{provider_config as provider_block, provider_under_test as rtest};
 use serde_json::json;
 use std::os::unix::process::CommandExt;
-
-fn rtest() -> ProviderUnderTest {
-    ProviderUnderTest::new(
-        "hyperprotect/rtest",
-        built_binary("terraform-provider-rtest"),
-    )
-}
-
-fn provider_block(store: &str) -> String {
-    format!(
-        r#"
-terraform {{
-  required_providers {{
-    rtest = {{ source = "hyperprotect/rtest" }}
-  }}
-}}
-provider "rtest" {{
-  store_dir = "{store}"
-}}
-"#
-    )
-}
 
 fn everything(store: &str, name: &str, count: i64, extra: &str) -> String {
     format!(
@@ -99,7 +78,7 @@ const NESTED_COLLECTIONS: &str = r#"  nested_list   = [{ x = "l1" }, { x = "l2" 
 "#;
 
 fn nested_collections_supported() -> bool {
-    terraform_minor().is_some_and(|v| v >= (1, 1))
+    terraform_version().is_some_and(|v| v.at_least(1, 1))
 }
 
 const A: &str = "rtest_everything.a";
@@ -284,8 +263,7 @@ fn test_acc_runtime_everything() {
 fn test_acc_runtime_write_only_needs_a_capable_terraform() {
     let store = tempfile::tempdir().unwrap();
     let store_path = store.path().display().to_string();
-    let supports_write_only =
-        terraform_minor().is_some_and(|(major, minor)| (major, minor) >= (1, 11));
+    let supports_write_only = terraform_version().is_some_and(|v| v.supports_write_only());
     let step = Step::config(
         "write-only value",
         everything(&store_path, "wo", 1, "  password_wo = \"s3cret\"\n"),
@@ -293,7 +271,7 @@ fn test_acc_runtime_write_only_needs_a_capable_terraform() {
     let step = if supports_write_only {
         step.check(|s| s.expect(A, "password_wo", serde_json::Value::Null))
     } else {
-        step.expect_error(r"(?s)Write-only attribute not supported.*password_wo")
+        step.expect_error(r"(?s)Write-only attribute not supported.*password_wo.*Terraform 1.11 or")
     };
     TestCase {
         name: "test_acc_runtime_write_only_needs_a_capable_terraform",
@@ -303,15 +281,6 @@ fn test_acc_runtime_write_only_needs_a_capable_terraform() {
         check_destroy: None,
     }
     .run();
-}
-
-/// (major, minor) of the Terraform under test.
-fn terraform_minor() -> Option<(u32, u32)> {
-    let t = acceptance_tests::harness::Terraform::locate().ok()?;
-    let v = t.version();
-    let v = v.strip_prefix("Terraform v")?;
-    let mut parts = v.split('.');
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 #[test]

@@ -13,7 +13,11 @@
 //!
 //! Gates and knobs (named like terraform-plugin-testing's):
 //! - `TF_ACC`: unset → acceptance tests are skipped (with a message); set → they run.
-//! - `TF_ACC_TERRAFORM_PATH`: the Terraform binary (the test command installs one).
+//! - `TF_ACC_TERRAFORM_PATH`: the Terraform binary (the test command installs 1.0.3 and
+//!   1.15.5 and runs the acceptance tests once with each). Tests that use a newer feature gate
+//!   on [`terraform_version`] (e.g. [`TerraformVersion::supports_write_only`]) and check the
+//!   older behaviour otherwise. The second run finds acceptance tests by name: call them
+//!   `test_acc_*`.
 //! - `TF_ACC_PERSIST_WORKING_DIR`: keep working directories for inspection.
 //! - `TF_ACC_LOG`: pass `TF_LOG` through to Terraform (e.g. `DEBUG`).
 
@@ -183,6 +187,7 @@ impl Terraform {
         }
     }
 
+    /// The first line of `terraform version`, e.g. `Terraform v1.15.5`.
     pub fn version(&self) -> String {
         Command::new(&self.binary)
             .arg("version")
@@ -197,6 +202,68 @@ impl Terraform {
             })
             .unwrap_or_default()
     }
+
+    /// The release number, or `None` when `terraform version` prints something unexpected.
+    pub fn release(&self) -> Option<TerraformVersion> {
+        TerraformVersion::parse(&self.version())
+    }
+}
+
+/// A Terraform release number, for tests that gate on what that Terraform supports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TerraformVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl TerraformVersion {
+    /// Reads `Terraform v1.15.5` (or `1.15.5`, with an optional `-beta1` style suffix).
+    pub fn parse(text: &str) -> Option<TerraformVersion> {
+        let text = text.trim();
+        let text = text.strip_prefix("Terraform ").unwrap_or(text);
+        let text = text.strip_prefix('v').unwrap_or(text);
+        let core = text.split(['-', '+', ' ']).next()?;
+        let mut parts = core.split('.').map(|p| p.parse::<u32>().ok());
+        Some(TerraformVersion {
+            major: parts.next()??,
+            minor: parts.next()??,
+            patch: parts.next()??,
+        })
+    }
+
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+    /// Ephemeral resources (tfplugin6.7, Terraform 1.10).
+    pub fn supports_ephemeral(&self) -> bool {
+        self.at_least(1, 10)
+    }
+    /// Write-only attributes (tfplugin6.8, Terraform 1.11).
+    pub fn supports_write_only(&self) -> bool {
+        self.at_least(1, 11)
+    }
+    /// Resource identity and import by identity (tfplugin6.9, Terraform 1.12).
+    pub fn supports_identity(&self) -> bool {
+        self.at_least(1, 12)
+    }
+    /// List resources and `terraform query` (Terraform 1.14).
+    pub fn supports_query(&self) -> bool {
+        self.at_least(1, 14)
+    }
+}
+
+impl std::fmt::Display for TerraformVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// The release of the Terraform under test (`TF_ACC_TERRAFORM_PATH`), asked once per test
+/// process; `None` when there is none (acceptance tests are then skipped or fail anyway).
+pub fn terraform_version() -> Option<TerraformVersion> {
+    static VERSION: std::sync::OnceLock<Option<TerraformVersion>> = std::sync::OnceLock::new();
+    *VERSION.get_or_init(|| Terraform::locate().ok()?.release())
 }
 
 /// True when acceptance tests should run; prints why not otherwise.

@@ -224,6 +224,13 @@ impl Client {
             inst = self
                 .wait_until(&what, cancel.as_mut(), || async {
                     let i = self.get_instance(id).await?;
+                    // A failed instance never becomes ready for a stop or a reboot.
+                    if i.status == InstanceStatus::Failed && !legal(&i.status) {
+                        return Err(Error::InstanceFailed {
+                            id: id.to_string(),
+                            reasons: i.status_reasons,
+                        });
+                    }
                     Ok(if legal(&i.status) {
                         ControlFlow::Break(i)
                     } else {

@@ -5,7 +5,10 @@
 //! - [`ClientConfig::new`]`(api_key, region)` (IBM's public endpoints) then set
 //!   `iam_endpoint`, `vpc_endpoint`, `api_version`, `retry.max_retries`, …;
 //!   [`Client::new`]`(config)`. The provider builds it lazily: resources get it with
-//!   `ctx.data::<crate::provider::ProviderState>()?.client()` (see `provider.rs`).
+//!   `ProviderState::client_of(ctx)?` (a `Diagnostic` naming `IC_API_KEY` / `IC_REGION`
+//!   when credentials are missing), or run one bounded, Ctrl-C-aware call with
+//!   `crate::provider::cloud_call(ctx, "summary", timeout, |client| async move { … })`.
+//!   `ProviderState::resource_group()` is the provider's default resource group.
 //! - A [`Client`] is cheap to clone and clones share the token and connections.
 //!   [`Client::with_timeout`]`(d)` gives a clone whose calls, retries and waits end `d`
 //!   from now: use it with the resource's `timeouts` value.

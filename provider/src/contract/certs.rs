@@ -282,10 +282,6 @@ pub fn check_encryption_purpose(cert: &Certificate) -> Result<()> {
     Ok(())
 }
 
-/// The name the contract resources use for [`check_encryption_purpose`] (both branches
-/// wrote this check; one implementation serves both).
-pub use self::check_encryption_purpose as require_encryption_purpose;
-
 fn key_usage_names(usage: openssl::x509::X509KeyUsage) -> String {
     use openssl::x509::X509KeyUsage as Ku;
     let names = [
@@ -1090,9 +1086,9 @@ mod tests {
     #[test]
     fn encryption_purpose_refuses_ca_certificates() {
         let c = chain();
-        require_encryption_purpose(&c.leaf.cert).unwrap();
+        check_encryption_purpose(&c.leaf.cert).unwrap();
         for ca in [&c.root.cert, &c.intermediate.cert] {
-            let err = require_encryption_purpose(ca).unwrap_err().to_string();
+            let err = check_encryption_purpose(ca).unwrap_err().to_string();
             assert!(err.contains("a CA certificate"), "{err}");
         }
     }

@@ -130,7 +130,7 @@ fn check_config(config: &Value) -> Vec<Diagnostic> {
                 "Signature without certificate",
                 "Verifying `signature` needs the image's `attestation_certificate`.",
             )
-            .at(AttrPath::attr("attestation_certificate")),
+            .at(AttrPath::attr("signature")),
         );
     }
     if set("ca_certificate") && get(config, "attestation_certificate").is_null() {
@@ -231,8 +231,9 @@ fn audit(
             // A password that does not decrypt means the wrong key; anything else is the
             // record's own fault.
             let at = match e {
-                AttestationError::KeyRequired
-                | AttestationError::Token(
+                // `private_key` is unset, so Terraform could not show it: point at the record.
+                AttestationError::KeyRequired => "record",
+                AttestationError::Token(
                     TokenError::RsaDecrypt(_)
                     | TokenError::ImplausiblePassword { .. }
                     | TokenError::NotRsa { .. },
@@ -483,9 +484,15 @@ mod tests {
         no_cert.insert("attestation_certificate".into(), Value::Null);
         let (state, diags) = run(&no_cert);
         assert!(state.is_none());
-        assert_eq!(
-            diags.0[0].path,
-            Some(AttrPath::attr("attestation_certificate"))
-        );
+        assert_eq!(diags.0[0].path, Some(AttrPath::attr("signature")));
+
+        // An encrypted record without the auditor's key.
+        let mut keyless = f.config.clone();
+        keyless.insert("private_key".into(), Value::Null);
+        keyless.insert("private_key_passphrase".into(), Value::Null);
+        let (state, diags) = run(&keyless);
+        assert!(state.is_none());
+        assert_eq!(diags.0[0].path, Some(AttrPath::attr("record")));
+        assert!(diags.0[0].detail.contains("private key is needed"));
     }
 }

@@ -284,7 +284,8 @@ async fn download(config: &Value) -> Result<certs::DownloadedCert, Diagnostic> {
                      set `url_template`, or give the certificate as `certificate`."
                 ),
             )
-            .at(AttrPath::attr("url_template")))
+            // `url_template` is unset, so Terraform could not show it: point at the platform.
+            .at(AttrPath::attr("platform")));
         }
     };
     let constraint = string_attr(config, "version").unwrap_or("*");
@@ -308,7 +309,8 @@ async fn download(config: &Value) -> Result<certs::DownloadedCert, Diagnostic> {
                          versions to choose from: set `versions`, or an exact `version`."
                     ),
                 )
-                .at(AttrPath::attr("versions")))
+                // `versions` is unset: point at the range that needs it.
+                .at(AttrPath::attr("version")));
             }
         },
     };

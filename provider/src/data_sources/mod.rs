@@ -4,15 +4,14 @@
 pub mod archive;
 pub mod attestation;
 pub mod encryption_certificate;
-
-use std::sync::Arc;
-
-use crate::runtime::framework::DataSource;
-
 mod image;
 mod instance_profiles;
 mod subnet;
 mod vpc;
+
+use std::sync::Arc;
+
+use crate::runtime::framework::DataSource;
 
 /// Every data source the provider serves.
 pub fn all() -> Vec<Arc<dyn DataSource>> {

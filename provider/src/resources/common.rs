@@ -127,7 +127,7 @@ pub fn encryption_key(text: &str, diags: &mut Diagnostics) -> Option<PKey<Public
         ),
         ExpiryStatus::Valid { .. } => {}
     }
-    if let Err(e) = certs::require_encryption_purpose(&cert) {
+    if let Err(e) = certs::check_encryption_purpose(&cert) {
         diags.error_at(at, summary, e.to_string());
         return None;
     }

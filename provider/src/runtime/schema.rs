@@ -288,6 +288,7 @@ impl Block {
             description: self.description.clone(),
             description_kind: pb::StringKind::Markdown as i32,
             deprecated: self.deprecated,
+            deprecation_message: String::new(),
         }
     }
 }
@@ -321,6 +322,83 @@ fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
         description_kind: pb::StringKind::Markdown as i32,
         deprecated: a.deprecated,
         write_only: a.write_only,
+        deprecation_message: String::new(),
+    }
+}
+
+/// A managed resource type's identity (Terraform ≥ 1.12): the few values that name one real
+/// object for good (e.g. its id and region), versioned apart from the resource schema. Terraform
+/// stores it beside the state, compares it across refreshes, and `import` blocks may give it
+/// instead of an id (`import { to = ..., identity = { id = "..." } }`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentitySchema {
+    /// Bumped when the identity's layout changes; older identities go through the resource's
+    /// `upgrade_identity`.
+    pub version: i64,
+    pub attributes: Vec<IdentityAttribute>,
+}
+
+/// One identity value: a primitive or a list of primitives, never sensitive.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IdentityAttribute {
+    pub name: String,
+    pub ty: Type,
+    pub description: String,
+    /// Must be given in an `import` block's `identity` (otherwise the provider can fill it in).
+    pub required_for_import: bool,
+}
+
+impl IdentityAttribute {
+    /// An attribute an `import` block must give.
+    pub fn required(name: &str, ty: Type, description: &str) -> IdentityAttribute {
+        IdentityAttribute {
+            name: name.to_string(),
+            ty,
+            description: description.to_string(),
+            required_for_import: true,
+        }
+    }
+    /// An attribute an `import` block may leave out (the provider then works it out).
+    pub fn optional(name: &str, ty: Type, description: &str) -> IdentityAttribute {
+        IdentityAttribute {
+            required_for_import: false,
+            ..IdentityAttribute::required(name, ty, description)
+        }
+    }
+}
+
+impl IdentitySchema {
+    pub fn new(version: i64, attributes: Vec<IdentityAttribute>) -> IdentitySchema {
+        IdentitySchema {
+            version,
+            attributes,
+        }
+    }
+
+    /// The object type identity values have.
+    pub fn implied_type(&self) -> Type {
+        Type::Object(ObjectType::new(
+            self.attributes
+                .iter()
+                .map(|a| (a.name.clone(), a.ty.clone())),
+        ))
+    }
+
+    pub fn to_proto(&self) -> pb::ResourceIdentitySchema {
+        pb::ResourceIdentitySchema {
+            version: self.version,
+            identity_attributes: self
+                .attributes
+                .iter()
+                .map(|a| pb::resource_identity_schema::IdentityAttribute {
+                    name: a.name.clone(),
+                    r#type: a.ty.to_constraint_json().into_bytes(),
+                    required_for_import: a.required_for_import,
+                    optional_for_import: !a.required_for_import,
+                    description: a.description.clone(),
+                })
+                .collect(),
+        }
     }
 }
 

@@ -9,27 +9,56 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 
+mod ephemeral;
+mod identity;
+mod list;
+#[cfg(test)]
+mod tests;
+
 use super::plan::{self, Marking};
-use super::{Change, Ctx, DataSource, Plan, Provider, ProviderData, Resource};
+use super::{
+    Change, Ctx, DataSource, EphemeralResource, ListResource, Plan, Provider, ProviderData,
+    Resource,
+};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::proto::tfplugin6 as pb;
-use crate::runtime::schema::Schema;
+use crate::runtime::schema::{IdentitySchema, Schema};
 use crate::runtime::value::{json, msgpack, Type, Value};
 
 type Rpc<T> = Result<Response<T>, Status>;
 
-/// A resource or data source with its schema and the schema's implied type, both computed
-/// once at start-up rather than on every call.
+/// A resource, data source, ephemeral or list resource with its schema and the schema's
+/// implied type, both computed once at start-up rather than on every call.
 struct Served<T: ?Sized> {
     imp: Arc<T>,
     schema: Schema,
     ty: Type,
+    /// A managed resource's identity schema and its implied type.
+    identity: Option<(IdentitySchema, Type)>,
 }
 
 impl<T: ?Sized> Served<T> {
     fn new(imp: Arc<T>, schema: Schema) -> Self {
         let ty = schema.block.implied_type();
-        Served { imp, schema, ty }
+        Served {
+            imp,
+            schema,
+            ty,
+            identity: None,
+        }
+    }
+}
+
+impl Served<dyn Resource> {
+    fn resource(imp: Arc<dyn Resource>) -> Self {
+        let identity = imp.identity_schema().map(|s| {
+            let ty = s.implied_type();
+            (s, ty)
+        });
+        Served {
+            identity,
+            ..Served::new(imp.clone(), imp.schema())
+        }
     }
 }
 
@@ -40,6 +69,8 @@ pub struct GrpcProvider<P: Provider> {
     provider_type: Type,
     resources: HashMap<&'static str, Served<dyn Resource>>,
     data_sources: HashMap<&'static str, Served<dyn DataSource>>,
+    ephemeral_resources: HashMap<&'static str, Served<dyn EphemeralResource>>,
+    list_resources: HashMap<&'static str, Served<dyn ListResource>>,
     data: RwLock<Option<ProviderData>>,
     stop: watch::Sender<bool>,
 }
@@ -49,12 +80,22 @@ impl<P: Provider> GrpcProvider<P> {
         let resources = provider
             .resources()
             .into_iter()
-            .map(|r| (r.type_name(), Served::new(r.clone(), r.schema())))
+            .map(|r| (r.type_name(), Served::resource(r)))
             .collect();
         let data_sources = provider
             .data_sources()
             .into_iter()
             .map(|d| (d.type_name(), Served::new(d.clone(), d.schema())))
+            .collect();
+        let ephemeral_resources = provider
+            .ephemeral_resources()
+            .into_iter()
+            .map(|e| (e.type_name(), Served::new(e.clone(), e.schema())))
+            .collect();
+        let list_resources = provider
+            .list_resources()
+            .into_iter()
+            .map(|l| (l.type_name(), Served::new(l.clone(), l.schema())))
             .collect();
         let provider_schema = provider.schema();
         GrpcProvider {
@@ -63,6 +104,8 @@ impl<P: Provider> GrpcProvider<P> {
             provider,
             resources,
             data_sources,
+            ephemeral_resources,
+            list_resources,
             data: RwLock::new(None),
             stop: watch::channel(false).0,
         }
@@ -80,6 +123,16 @@ impl<P: Provider> GrpcProvider<P> {
             self.data_sources
                 .iter()
                 .map(|(n, d)| (n.to_string(), &d.schema)),
+        );
+        all.extend(
+            self.ephemeral_resources
+                .iter()
+                .map(|(n, e)| (format!("ephemeral {n}"), &e.schema)),
+        );
+        all.extend(
+            self.list_resources
+                .iter()
+                .map(|(n, l)| (format!("list {n}"), &l.schema)),
         );
         all
     }
@@ -191,7 +244,20 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 })
                 .collect(),
             functions: vec![],
-            ephemeral_resources: vec![],
+            ephemeral_resources: self
+                .ephemeral_resources
+                .keys()
+                .map(|n| pb::get_metadata::EphemeralMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
+            list_resources: self
+                .list_resources
+                .keys()
+                .map(|n| pb::get_metadata::ListResourceMetadata {
+                    type_name: n.to_string(),
+                })
+                .collect(),
         }))
     }
 
@@ -212,6 +278,16 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 .iter()
                 .map(|(n, r)| (n.to_string(), r.schema.to_proto()))
                 .collect(),
+            ephemeral_resource_schemas: self
+                .ephemeral_resources
+                .iter()
+                .map(|(n, e)| (n.to_string(), e.schema.to_proto()))
+                .collect(),
+            list_resource_schemas: self
+                .list_resources
+                .iter()
+                .map(|(n, l)| (n.to_string(), l.schema.to_proto()))
+                .collect(),
             server_capabilities: Some(capabilities()),
             ..Default::default()
         }))
@@ -221,7 +297,59 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         &self,
         _: Request<pb::get_resource_identity_schemas::Request>,
     ) -> Rpc<pb::get_resource_identity_schemas::Response> {
-        Ok(Response::new(Default::default()))
+        Ok(Response::new(self.identity_schemas()))
+    }
+
+    async fn upgrade_resource_identity(
+        &self,
+        req: Request<pb::upgrade_resource_identity::Request>,
+    ) -> Rpc<pb::upgrade_resource_identity::Response> {
+        Ok(Response::new(self.upgrade_identity(req.into_inner())))
+    }
+
+    async fn validate_ephemeral_resource_config(
+        &self,
+        req: Request<pb::validate_ephemeral_resource_config::Request>,
+    ) -> Rpc<pb::validate_ephemeral_resource_config::Response> {
+        Ok(Response::new(self.validate_ephemeral(req.into_inner())))
+    }
+
+    async fn open_ephemeral_resource(
+        &self,
+        req: Request<pb::open_ephemeral_resource::Request>,
+    ) -> Rpc<pb::open_ephemeral_resource::Response> {
+        Ok(Response::new(self.open_ephemeral(req.into_inner()).await))
+    }
+
+    async fn renew_ephemeral_resource(
+        &self,
+        req: Request<pb::renew_ephemeral_resource::Request>,
+    ) -> Rpc<pb::renew_ephemeral_resource::Response> {
+        Ok(Response::new(self.renew_ephemeral(req.into_inner()).await))
+    }
+
+    async fn close_ephemeral_resource(
+        &self,
+        req: Request<pb::close_ephemeral_resource::Request>,
+    ) -> Rpc<pb::close_ephemeral_resource::Response> {
+        Ok(Response::new(self.close_ephemeral(req.into_inner()).await))
+    }
+
+    async fn validate_list_resource_config(
+        &self,
+        req: Request<pb::validate_list_resource_config::Request>,
+    ) -> Rpc<pb::validate_list_resource_config::Response> {
+        Ok(Response::new(self.validate_list(req.into_inner())))
+    }
+
+    async fn list_resource(
+        &self,
+        req: Request<pb::list_resource::Request>,
+    ) -> Rpc<tonic::codegen::BoxStream<pb::list_resource::Event>> {
+        let events = self.list(req.into_inner()).await;
+        Ok(Response::new(Box::pin(tokio_stream::iter(
+            events.into_iter().map(Ok),
+        ))))
     }
 
     async fn validate_provider_config(
@@ -256,6 +384,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 imp: resource,
                 schema,
                 ty,
+                ..
             } = self.resource(&req.type_name)?;
             let config = decode(req.config.as_ref(), ty, "configuration")?;
             let mut diags = Diagnostics::new();
@@ -310,6 +439,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 imp: resource,
                 schema,
                 ty,
+                ..
             } = self.resource(&req.type_name)?;
             let raw = req
                 .raw_state
@@ -392,10 +522,12 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
         let mut private = req.private.clone();
+        let mut new_identity = req.current_identity.clone();
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
+            let served = self.resource(&req.type_name)?;
             let Served {
                 imp: resource, ty, ..
-            } = self.resource(&req.type_name)?;
+            } = served;
             let state = decode(req.current_state.as_ref(), ty, "current state")?;
             let outcome = resource.read(&self.ctx(), state, req.private.clone()).await;
             diags.extend(outcome.diagnostics);
@@ -404,6 +536,9 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             }
             if !outcome.state.is_null() {
                 require_known(&outcome.state, "refreshed state")?;
+                if let Some(identity) = identity::of_state(served, &outcome.state)? {
+                    new_identity = Some(identity);
+                }
             }
             encode(&outcome.state, ty, "refreshed state").map(Some)
         }
@@ -413,6 +548,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             new_state,
             diagnostics: diags.to_proto(),
             private,
+            new_identity,
             ..Default::default()
         }))
     }
@@ -425,12 +561,15 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut diags = Diagnostics::new();
         let mut requires_replace = Vec::new();
         let mut planned_private = req.prior_private.clone();
+        let mut planned_identity = None;
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
+            let served = self.resource(&req.type_name)?;
             let Served {
                 imp: resource,
                 schema,
                 ty,
-            } = self.resource(&req.type_name)?;
+                ..
+            } = served;
             let prior = decode(req.prior_state.as_ref(), ty, "prior state")?;
             let mut proposed = decode(req.proposed_new_state.as_ref(), ty, "proposed new state")?;
             plan::null_write_only(&schema.block, &mut proposed);
@@ -438,6 +577,13 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             if proposed.is_null() {
                 // Destroy: nothing to plan.
                 return encode(&Value::Null, ty, "planned state").map(Some);
+            }
+            // An object keeps its identity through updates; a new one gets it at apply.
+            if !prior.is_null() {
+                planned_identity = match &req.prior_identity {
+                    Some(known) => Some(known.clone()),
+                    None => identity::of_state(served, &prior)?,
+                };
             }
             let ctx = self.ctx();
             let mut planned = proposed.clone();
@@ -491,6 +637,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             planned_state,
             requires_replace,
             planned_private,
+            planned_identity,
             diagnostics: diags.to_proto(),
             ..Default::default()
         }))
@@ -503,12 +650,15 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let req = req.into_inner();
         let mut diags = Diagnostics::new();
         let mut private = req.planned_private.clone();
+        let mut new_identity = None;
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
+            let served = self.resource(&req.type_name)?;
             let Served {
                 imp: resource,
                 schema,
                 ty,
-            } = self.resource(&req.type_name)?;
+                ..
+            } = served;
             let prior = decode(req.prior_state.as_ref(), ty, "prior state")?;
             let planned = decode(req.planned_state.as_ref(), ty, "planned state")?;
             let config = decode(req.config.as_ref(), ty, "configuration")?;
@@ -544,6 +694,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             plan::null_write_only(&schema.block, &mut state);
             if !state.is_null() {
                 require_known(&state, "new state")?;
+                new_identity = identity::of_state(served, &state)?;
             }
             encode(&state, ty, "new state").map(Some)
         }
@@ -552,6 +703,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         Ok(Response::new(pb::apply_resource_change::Response {
             new_state,
             private,
+            new_identity,
             diagnostics: diags.to_proto(),
             ..Default::default()
         }))
@@ -565,14 +717,13 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let mut diags = Diagnostics::new();
         let result: Result<Option<pb::import_resource_state::ImportedResource>, Diagnostics> =
             async {
-                let Served {
-                    imp: resource, ty, ..
-                } = self.resource(&req.type_name)?;
-                let state = resource.import(&self.ctx(), &req.id).await?;
-                let state = encode(&state, ty, "imported state")?;
+                let served = self.resource(&req.type_name)?;
+                let (state, identity) = self.import(served, &req).await?;
+                let state = encode(&state, &served.ty, "imported state")?;
                 Ok(Some(pb::import_resource_state::ImportedResource {
                     type_name: req.type_name.clone(),
                     state: Some(state),
+                    identity,
                     ..Default::default()
                 }))
             }
@@ -596,6 +747,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 imp: ds,
                 schema: _,
                 ty,
+                ..
             } = self.data_source(&req.type_name)?;
             let config = decode(req.config.as_ref(), ty, "configuration")?;
             let outcome = ds.read(&self.ctx(), &config).await;
@@ -640,5 +792,6 @@ fn capabilities() -> pb::ServerCapabilities {
         plan_destroy: false,
         get_provider_schema_optional: false,
         move_resource_state: false,
+        generate_resource_config: false,
     }
 }

@@ -1,5 +1,7 @@
 //! The small framework a provider is written against: a [`Provider`] lists its
-//! [`Resource`]s and [`DataSource`]s, each one file with a schema and a few async methods.
+//! [`Resource`]s and [`DataSource`]s, each one file with a schema and a few async methods, and
+//! optionally [`EphemeralResource`]s (Terraform ≥ 1.10) and [`ListResource`]s (`terraform
+//! query`, Terraform ≥ 1.14); a resource may declare an identity (Terraform ≥ 1.12).
 //! [`GrpcProvider`] turns any such provider into the tfplugin6 gRPC service, doing the
 //! protocol work generically: value decoding/encoding against the schema, unknown computed
 //! attributes on plan, `requires_replace`, private state, state upgrades, write-only checks,
@@ -16,7 +18,7 @@ use tokio::sync::watch;
 pub use grpc::GrpcProvider;
 
 use super::diag::{Diagnostic, Diagnostics};
-use super::schema::Schema;
+use super::schema::{IdentitySchema, Schema};
 use super::value::Value;
 
 /// Whatever a provider builds in `configure` (API clients, settings), handed to every
@@ -92,6 +94,17 @@ pub trait Provider: Send + Sync + 'static {
 
     fn resources(&self) -> Vec<Arc<dyn Resource>>;
     fn data_sources(&self) -> Vec<Arc<dyn DataSource>>;
+
+    /// Ephemeral resources (Terraform ≥ 1.10; older Terraform rejects `ephemeral` blocks itself).
+    fn ephemeral_resources(&self) -> Vec<Arc<dyn EphemeralResource>> {
+        Vec::new()
+    }
+
+    /// List resources for `terraform query` (Terraform ≥ 1.14). Each lists the managed
+    /// resource type of the same name, which must declare an identity.
+    fn list_resources(&self) -> Vec<Arc<dyn ListResource>> {
+        Vec::new()
+    }
 }
 
 /// The outcome of a create, update or read: the new state (null = the object is gone),
@@ -203,6 +216,146 @@ pub trait Resource: Send + Sync {
         )
         .into())
     }
+
+    /// The resource's identity schema (Terraform ≥ 1.12), if it has one. A resource with an
+    /// identity also implements [`Resource::identity`].
+    fn identity_schema(&self) -> Option<IdentitySchema> {
+        None
+    }
+
+    /// The identity of the object a (wholly known, non-null) state describes, as an object of
+    /// the identity schema's attributes. The framework returns it to Terraform after every
+    /// create, update, read and import, and keeps it through plans.
+    fn identity(&self, state: &Value) -> Option<Value> {
+        let _ = state;
+        None
+    }
+
+    /// Builds the state to import from an identity given in an `import` block (Terraform then
+    /// calls `read`). The identity has the identity schema's type; attributes not required for
+    /// import may be null.
+    async fn import_by_identity(&self, ctx: &Ctx, identity: &Value) -> Result<Value, Diagnostics> {
+        let _ = (ctx, identity);
+        Err(Diagnostic::error(
+            "Import by identity not supported",
+            format!(
+                "{} cannot be imported by identity; import it by id instead.",
+                self.type_name()
+            ),
+        )
+        .into())
+    }
+
+    /// Converts an identity stored at an older identity version (as JSON) to the current one.
+    fn upgrade_identity(&self, version: i64, raw_json: &[u8]) -> Result<Value, Diagnostics> {
+        let _ = raw_json;
+        Err(Diagnostic::error(
+            "Unsupported identity version",
+            format!(
+                "{} cannot upgrade an identity recorded at version {version}.",
+                self.type_name()
+            ),
+        )
+        .into())
+    }
+}
+
+/// What [`EphemeralResource::open`] returns: the result object (the schema's type, wholly
+/// known), private bytes Terraform hands back to `renew` and `close`, and when to renew.
+#[derive(Debug)]
+pub struct Opened {
+    pub result: Value,
+    pub private: Option<Vec<u8>>,
+    /// Terraform calls `renew` at this time if it still needs the value.
+    pub renew_at: Option<std::time::SystemTime>,
+    pub diagnostics: Diagnostics,
+}
+
+impl Opened {
+    pub fn ok(result: Value) -> Opened {
+        Opened {
+            result,
+            private: None,
+            renew_at: None,
+            diagnostics: Diagnostics::new(),
+        }
+    }
+    pub fn failed(diagnostics: impl Into<Diagnostics>) -> Opened {
+        Opened {
+            diagnostics: diagnostics.into(),
+            ..Opened::ok(Value::Null)
+        }
+    }
+}
+
+/// What [`EphemeralResource::renew`] returns.
+#[derive(Debug, Default)]
+pub struct Renewed {
+    /// New private bytes; `None` keeps the ones Terraform has.
+    pub private: Option<Vec<u8>>,
+    pub renew_at: Option<std::time::SystemTime>,
+    pub diagnostics: Diagnostics,
+}
+
+/// An ephemeral resource type (Terraform ≥ 1.10): opened when a run needs its value, never
+/// stored in state or plan files, closed at the end of the run. For secrets that must not be
+/// persisted, e.g. a decrypted record or a private key.
+#[async_trait::async_trait]
+pub trait EphemeralResource: Send + Sync {
+    fn type_name(&self) -> &'static str;
+    fn schema(&self) -> Schema;
+    /// Checks the configuration (which may contain unknowns).
+    fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
+        let _ = (ctx, config, diags);
+    }
+    /// Produces the value from a wholly known configuration.
+    async fn open(&self, ctx: &Ctx, config: &Value) -> Opened;
+    /// Extends whatever `open` acquired (e.g. a lease); by default there is nothing to renew.
+    async fn renew(&self, ctx: &Ctx, private: Option<&[u8]>) -> Renewed {
+        let _ = (ctx, private);
+        Renewed::default()
+    }
+    /// Releases whatever `open` acquired; by default there is nothing to release.
+    async fn close(&self, ctx: &Ctx, private: Option<&[u8]>) -> Diagnostics {
+        let _ = (ctx, private);
+        Diagnostics::new()
+    }
+}
+
+/// What a [`ListResource`] is asked for.
+pub struct ListRequest<'a> {
+    /// The query's `config` block, against the list resource's schema (wholly known).
+    pub config: &'a Value,
+    /// Terraform wants each object's full state (e.g. for `-generate-config-out`).
+    pub include_resource_object: bool,
+    /// At most this many results are used; more are ignored.
+    pub limit: i64,
+}
+
+/// One object a [`ListResource`] found.
+#[derive(Debug)]
+pub struct Listed {
+    /// Shown to the user by `terraform query`.
+    pub display_name: String,
+    /// The object's identity, against the managed resource's identity schema.
+    pub identity: Value,
+    /// The object's full state (against the managed resource's schema), when asked for.
+    pub state: Option<Value>,
+}
+
+/// A list resource (Terraform ≥ 1.14, `terraform query` with `list` blocks in `.tfquery.hcl`
+/// files): finds existing objects of the managed resource type of the same name, so that
+/// Terraform can import them (and `-generate-config-out` write their configuration).
+#[async_trait::async_trait]
+pub trait ListResource: Send + Sync {
+    /// The managed resource type it lists, e.g. `hyperprotect_instance`.
+    fn type_name(&self) -> &'static str;
+    /// The schema of the `config` block of a `list` block (the filters).
+    fn schema(&self) -> Schema;
+    fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
+        let _ = (ctx, config, diags);
+    }
+    async fn list(&self, ctx: &Ctx, req: ListRequest<'_>) -> Result<Vec<Listed>, Diagnostics>;
 }
 
 /// A data source type.
