@@ -3,7 +3,8 @@
 //!   the three persona modules, the attestation verdict), run twice (the second run changes
 //!   nothing), then `scripts/quickstart.sh destroy`, after which mock-cloud is stopped and,
 //!   started again on the same data folder, lists no instance;
-//! - every example directory passes `terraform validate` with the provider built here.
+//! - every example directory passes `terraform validate` with the provider built here, and
+//!   `terraform fmt -check`.
 //!
 //! The script gets the binaries this `cargo test` already built through `QUICKSTART_BIN_DIR`
 //! (no second build) and the Terraform under test through `TF_ACC_TERRAFORM_PATH`.
@@ -303,6 +304,13 @@ fn test_acc_every_example_validates() {
         if v.code != 0 || verdict["valid"] != true {
             failures.push(format!("{}: {}", rel.display(), v.output()));
         }
+    }
+    // And they are written as `terraform fmt` writes them (users copy them).
+    let work = WorkDir::new(&terraform, &[ProviderUnderTest::hyperprotect()], &[]);
+    let chdir = format!("-chdir={}", examples.display());
+    let fmt = work.terraform(&[&chdir, "fmt", "-check", "-recursive", "-no-color"]);
+    if fmt.code != 0 {
+        failures.push(format!("terraform fmt -check: {}", fmt.output()));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
