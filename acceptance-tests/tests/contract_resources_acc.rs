@@ -77,7 +77,7 @@ resource "hyperprotect_workload" "w" {{
 }
 
 #[test]
-fn workload_lifecycle_and_plan_time_errors() {
+fn test_acc_workload_lifecycle_and_plan_time_errors() {
     if !acceptance_enabled("workload_lifecycle_and_plan_time_errors") {
         return;
     }
@@ -155,7 +155,7 @@ fn workload_lifecycle_and_plan_time_errors() {
                 "CA certificate instead of the encryption certificate",
                 workload_config(&f, &w2, "", "intermediate.crt"),
             )
-            .expect_error(r"(?s)Unusable encryption certificate.*CA certificate"),
+            .expect_error(r"(?s)Unusable encryption certificate.*CA\s+certificate"),
             Step::config(
                 "unknown platform",
                 workload_config(&f, &w2, "platform = \"hpcs\"", "encryption.crt"),
@@ -168,7 +168,7 @@ fn workload_lifecycle_and_plan_time_errors() {
 }
 
 #[test]
-fn schema_errors_never_quote_section_values() {
+fn test_acc_schema_errors_never_quote_section_values() {
     if !acceptance_enabled("schema_errors_never_quote_section_values") {
         return;
     }
@@ -215,7 +215,7 @@ resource "hyperprotect_encrypted_text" "t" {{
 }
 
 #[test]
-fn encrypted_text_lifecycle() {
+fn test_acc_encrypted_text_lifecycle() {
     let f = Arc::new(Fixtures::new(RsaBits::Rsa2048));
     let addr = "hyperprotect_encrypted_text.t";
     let (fa, fb) = (f.clone(), f.clone());
@@ -290,7 +290,7 @@ fn open_contract(f: &Fixtures, rendered: &str) -> Result<(String, String), Strin
 }
 
 #[test]
-fn contract_lifecycle() {
+fn test_acc_contract_lifecycle() {
     let f = Arc::new(Fixtures::new(RsaBits::Rsa2048));
     let w = workload_yaml("QUJDRA==");
     let (e1, e2) = (env_yaml("logs.example.com"), env_yaml("other.example.com"));
@@ -387,7 +387,7 @@ resource "hyperprotect_contract" "c" {{
 }
 
 #[test]
-fn contract_plan_time_errors() {
+fn test_acc_contract_plan_time_errors() {
     let f = Arc::new(Fixtures::new(RsaBits::Rsa2048));
     let w = workload_yaml("QUJDRA==");
     let e = env_yaml("logs.example.com");
@@ -455,7 +455,7 @@ fn contract_plan_time_errors() {
 }
 
 #[test]
-fn contract_expiry_and_renewal() {
+fn test_acc_contract_expiry_and_renewal() {
     let f = Arc::new(Fixtures::new(RsaBits::Rsa2048));
     let w = workload_yaml("QUJDRA==");
     let e = env_yaml("logs.example.com");
@@ -531,7 +531,7 @@ fn contract_expiry_and_renewal() {
 /// Terraform before 1.11 cannot keep write-only values out of state: the provider refuses
 /// them at validate with the minimum version.
 #[test]
-fn write_only_inputs_need_terraform_1_11() {
+fn test_acc_write_only_inputs_need_terraform_1_11() {
     if !acceptance_enabled("write_only_inputs_need_terraform_1_11") {
         return;
     }
@@ -608,7 +608,7 @@ fn encryptions_logged(log: &std::path::Path) -> usize {
 }
 
 #[test]
-fn plan_of_100_unchanged_contracts_encrypts_nothing() {
+fn test_acc_plan_of_100_unchanged_contracts_encrypts_nothing() {
     if !acceptance_enabled("plan_of_100_unchanged_contracts_encrypts_nothing") {
         return;
     }

@@ -79,7 +79,7 @@ output "user_data" {{
 }
 
 #[test]
-fn workload_provider_and_deployer_as_separate_modules() {
+fn test_acc_workload_provider_and_deployer_as_separate_modules() {
     if !acceptance_enabled("workload_provider_and_deployer_as_separate_modules") {
         return;
     }
@@ -167,7 +167,7 @@ fn older_than_1_11(version_line: &str) -> bool {
 /// Write-only env and signing key (Terraform ≥ 1.11): nothing of either reaches state, a
 /// saved plan or `show -json`; bumping `env_wo_version` plans a new contract.
 #[test]
-fn write_only_secrets_stay_out_of_state() {
+fn test_acc_write_only_secrets_stay_out_of_state() {
     if !acceptance_enabled("write_only_secrets_stay_out_of_state") {
         return;
     }

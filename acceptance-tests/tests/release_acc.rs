@@ -273,7 +273,7 @@ fn release_layout_is_complete_and_reproducible() {
 }
 
 #[test]
-fn terraform_installs_the_release_from_a_filesystem_mirror() {
+fn test_acc_terraform_installs_the_release_from_a_filesystem_mirror() {
     const TEST: &str = "terraform_installs_the_release_from_a_filesystem_mirror";
     if !acceptance_enabled(TEST) {
         return;

@@ -142,22 +142,8 @@ pub(crate) struct App {
 }
 
 impl App {
-    pub fn faults(&self) -> std::sync::MutexGuard<'_, FaultState> {
-        self.faults.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// A running emulator. Dropping it stops the server (without waiting).
-pub struct MockCloud {
-    url: String,
-    addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-}
-
-impl MockCloud {
-    /// Loads or seeds the state in `config.data_dir`, binds, and serves in the background.
-    pub async fn start(config: Config) -> Result<MockCloud, StartError> {
+    /// Loads or seeds the state and the PKI in `config.data_dir`; `base` prefixes every `href`.
+    async fn open(config: Config, base: String) -> Result<Arc<App>, StartError> {
         let mut secret = [0u8; 32];
         openssl::rand::rand_bytes(&mut secret).map_err(StartError::Random)?;
         let data_dir = config.data_dir.clone();
@@ -202,6 +188,37 @@ impl MockCloud {
             PKey::hmac(&raw).map_err(|e| StartError::TokenKey(e.to_string()))?
         };
 
+        Ok(Arc::new(App {
+            store,
+            delays: config.delays,
+            api_key: config.api_key,
+            token_lifetime: config.token_lifetime,
+            faults: Mutex::new(FaultState::new(config.faults)),
+            pki,
+            published,
+            base,
+            token_key,
+            access_log: config.access_log,
+            consoles: console::ConsoleTokens::default(),
+        }))
+    }
+
+    pub fn faults(&self) -> std::sync::MutexGuard<'_, FaultState> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running emulator. Dropping it stops the server (without waiting).
+pub struct MockCloud {
+    url: String,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl MockCloud {
+    /// Loads or seeds the state in `config.data_dir`, binds, and serves in the background.
+    pub async fn start(config: Config) -> Result<MockCloud, StartError> {
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Bind {
@@ -213,20 +230,7 @@ impl MockCloud {
             source,
         })?;
         let base = format!("http://{addr}");
-
-        let app = Arc::new(App {
-            store,
-            delays: config.delays,
-            api_key: config.api_key,
-            token_lifetime: config.token_lifetime,
-            faults: Mutex::new(FaultState::new(config.faults)),
-            pki,
-            published,
-            base: base.clone(),
-            token_key,
-            access_log: config.access_log,
-            consoles: console::ConsoleTokens::default(),
-        });
+        let app = App::open(config, base.clone()).await?;
         let router = router(app);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -264,6 +268,15 @@ impl MockCloud {
             None => Ok(()),
         }
     }
+}
+
+/// The emulator's routes without a listener, for driving it in-process one request at a time
+/// (`tower::ServiceExt::oneshot`), as its fuzz target does. Hrefs start with
+/// `http://mock-cloud.invalid`; `config.listen` is not used.
+pub async fn in_process(config: Config) -> Result<Router, StartError> {
+    Ok(router(
+        App::open(config, "http://mock-cloud.invalid".into()).await?,
+    ))
 }
 
 impl Drop for MockCloud {
