@@ -253,3 +253,40 @@ async fn faults_from_cli_flags() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rate"));
 }
+
+#[tokio::test]
+async fn requests_are_counted_by_route_faulted_ones_included() {
+    let m = Mock::start().await;
+    // Start's own token request is counted too: begin from zero.
+    let r = m.admin(Method::DELETE, "/requests", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let id = m.create_plain("counted").await;
+    set_faults(&m, json!({"rate_429": 1.0, "retry_after_secs": 0})).await;
+    assert_eq!(
+        m.get(&format!("/instances/{id}")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    m.admin(Method::DELETE, "/faults", None).await;
+    assert_eq!(
+        m.get(&format!("/instances/{id}")).await.status,
+        StatusCode::OK
+    );
+    let r = m.admin(Method::GET, "/requests", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let by_route = &r.body["requests"];
+    assert_eq!(by_route["GET /v1/instances/{id}"], 2, "{}", r.body);
+    assert_eq!(by_route["POST /v1/instances"], 1, "{}", r.body);
+    // Test-control calls are not counted.
+    assert!(by_route
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.contains("_mock")));
+    let total: u64 = by_route
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(r.body["total"], total);
+}

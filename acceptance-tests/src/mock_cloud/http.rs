@@ -150,6 +150,7 @@ pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next)
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    app.requests.record(method.as_str(), &path);
     let mut resp = next.run(req).await;
     if let Some(id) = request_id {
         resp.headers_mut().insert("x-request-id", id);
