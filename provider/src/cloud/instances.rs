@@ -48,9 +48,31 @@ fn action_target(action: &ActionType) -> Option<InstanceStatus> {
 
 impl Client {
     /// `POST /instances`. Save the returned id before waiting for anything.
+    ///
+    /// A name another instance already has is [`Error::NameTaken`] with that instance (found
+    /// by name): often a server an interrupted apply created but never recorded.
     pub async fn create_instance(&self, prototype: &InstancePrototype) -> Result<Instance, Error> {
-        self.send_json(reqwest::Method::POST, "/instances", prototype)
+        match self
+            .send_json(reqwest::Method::POST, "/instances", prototype)
             .await
+        {
+            Err(Error::Api(refusal)) if refusal.refuses_a_taken_name() => {
+                let name = prototype.name.clone();
+                // Best effort: the refusal stands even when the look-up fails.
+                let holder = self
+                    .list_instances(&[("name", name.as_str())])
+                    .await
+                    .ok()
+                    .and_then(|found| found.into_iter().find(|i| i.name == name))
+                    .map(Box::new);
+                Err(Error::NameTaken {
+                    name,
+                    holder,
+                    refusal,
+                })
+            }
+            other => other,
+        }
     }
 
     /// `GET /instances/{id}`; a 404 is an error with [`Error::is_not_found`].
