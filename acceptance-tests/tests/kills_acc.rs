@@ -180,23 +180,35 @@ fn kills_mock_cloud_sigkilled_and_restarted_mid_apply_of_ten() {
     destroy(&cloud, &work);
 }
 
-/// Starts an apply of three at a time one, waits until the second server exists (its create
-/// is waiting for boot) and returns the apply with the provider process it runs.
-fn apply_until_second_create_waits(cloud: &Cloud, work: &WorkDir) -> (Background, u32) {
+/// Starts an apply of three, one at a time, waits until the second server exists (its
+/// create is waiting for boot) and returns the apply with its worker and provider processes.
+fn apply_until_second_create_waits(cloud: &Cloud, work: &WorkDir) -> (Background, u32, u32) {
     let mut run = Background::apply(work, &["-parallelism=1"]);
     let mut provider_pid = None;
+    let mut worker = None;
     wait_until("the second create", Duration::from_secs(90), || {
         if let Some(code) = run.child.try_wait().expect("try_wait") {
             panic!("apply ended early ({code}):\n{}", run.output());
         }
-        provider_pid = provider_pid.or_else(|| {
-            children_named(run.pid(), "terraform-provider-hyperprotect")
-                .first()
-                .copied()
-        });
-        provider_pid.is_some() && cloud.instances().len() >= 2
+        // Terraform runs as two processes (a panic-catching wrapper and the worker it
+        // starts), and the worker starts a provider process per phase: the last is the
+        // apply's.
+        worker = children_named(run.pid(), "terraform").first().copied();
+        provider_pid = worker
+            .and_then(|w| {
+                children_named(w, "terraform-provider-hyperprotect")
+                    .into_iter()
+                    .max()
+            })
+            .or(provider_pid);
+        let n = cloud.instances().len();
+        provider_pid.is_some() && n >= 2
     });
-    (run, provider_pid.expect("provider pid"))
+    (
+        run,
+        worker.expect("terraform worker"),
+        provider_pid.expect("provider pid"),
+    )
 }
 
 #[test]
@@ -212,8 +224,11 @@ fn kills_terraform_sigkilled_during_a_create_wait() {
     let work = WorkDir::new(&terraform, &provider(), &cloud.env());
     work.write_config(&cfg);
     let started = Instant::now();
-    let (mut run, provider_pid) = apply_until_second_create_waits(&cloud, &work);
+    let (mut run, worker, provider_pid) = apply_until_second_create_waits(&cloud, &work);
+    // Both Terraform processes; the provider is left running, as a kill of Terraform leaves it.
+    sigkill(worker);
     sigkill(run.pid());
+    let at = started.elapsed();
     let code = run.wait(Duration::from_secs(30));
     assert_eq!(code, None, "terraform was killed by a signal");
     // The provider outlives a SIGKILLed Terraform only until its create wait ends.
@@ -227,7 +242,7 @@ fn kills_terraform_sigkilled_during_a_create_wait() {
     }
     eprintln!(
         "KILLS terraform: killed {:.1} s into the apply; state then held {} of 3 ids; its provider exited {:.1} s later",
-        started.elapsed().as_secs_f64(),
+        at.as_secs_f64(),
         state_ids(work.path()).len(),
         provider_lingered.as_secs_f64()
     );
@@ -254,7 +269,7 @@ fn kills_provider_sigkilled_during_an_apply() {
     let work = WorkDir::new(&terraform, &provider(), &cloud.env());
     work.write_config(&cfg);
     let started = Instant::now();
-    let (mut run, provider_pid) = apply_until_second_create_waits(&cloud, &work);
+    let (mut run, _, provider_pid) = apply_until_second_create_waits(&cloud, &work);
     sigkill(provider_pid);
     let code = run.wait(Duration::from_secs(60));
     let output = run.output();

@@ -382,7 +382,7 @@ pub fn alive(pid: u32) -> bool {
         .is_some_and(|rest| !rest.starts_with('Z'))
 }
 
-/// Children of `parent` whose executable name starts with `name`.
+/// Children of `parent` running the executable `name`.
 pub fn children_named(parent: u32, name: &str) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -396,11 +396,10 @@ pub fn children_named(parent: u32, name: &str) -> Vec<u32> {
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
             .and_then(|p| p.parse::<u32>().ok());
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let named = exe
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with(name));
+        // `comm` is the executable's name cut to 15 bytes.
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let comm = comm.trim_end();
+        let named = comm == &name[..name.len().min(15)];
         if ppid == Some(parent) && named {
             out.push(pid);
         }
