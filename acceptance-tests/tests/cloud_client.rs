@@ -521,3 +521,39 @@ async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
     let listed = c.list_instances(&[("name", "twice")]).await.expect("list");
     assert_eq!(listed.len(), 1);
 }
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_finds_the_instance_it_made() {
+    let m = Mock::start().await;
+    let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(30));
+    let p = prototype(&m, &c, "answer-lost", "bx2-2x8", UBUNTU_AMD64).await;
+    let r = m
+        .admin(
+            Method::PUT,
+            "/faults",
+            Some(json!({"lose_next_create_answers": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let made = c.create_instance(&p).await.expect("found by name");
+    assert_eq!(made.name, "answer-lost");
+    let listed = c
+        .list_instances(&[("name", "answer-lost")])
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1, "no second server");
+    assert_eq!(listed[0].id, made.id);
+    // The one POST sent was the one whose answer was lost.
+    let faults = m.admin(Method::GET, "/faults", None).await;
+    assert_eq!(
+        faults.body["lose_next_create_answers"], 0,
+        "{}",
+        faults.text
+    );
+    let requests = m.admin(Method::GET, "/requests", None).await;
+    assert_eq!(
+        requests.body["requests"]["POST /v1/instances"], 1,
+        "{}",
+        requests.text
+    );
+}

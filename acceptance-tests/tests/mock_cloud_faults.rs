@@ -290,3 +290,33 @@ async fn requests_are_counted_by_route_faulted_ones_included() {
         .sum();
     assert_eq!(r.body["total"], total);
 }
+
+#[tokio::test]
+async fn a_lost_create_answer_still_creates_the_instance() {
+    let m = Mock::start().await;
+    set_faults(&m, json!({"lose_next_create_answers": 1})).await;
+    let body = m.prototype("lost-answer", "bx2-2x8", UBUNTU_AMD64).await;
+    let sent = m
+        .http
+        .post(m.v1("/instances"))
+        .bearer_auth(&m.token)
+        .json(&body)
+        .send()
+        .await;
+    // Headers may arrive; the body never completes.
+    let broken = match sent {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broken, "the answer should break");
+    let listed = m.get("/instances?name=lost-answer").await;
+    assert_eq!(listed.body["instances"].as_array().unwrap().len(), 1);
+    // Consumed: the next create is answered.
+    let r = m
+        .post(
+            "/instances",
+            m.prototype("answered", "bx2-2x8", UBUNTU_AMD64).await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}
