@@ -75,7 +75,7 @@ impl Cloud {
         let dir = tempfile::tempdir().expect("tempdir");
         let pki = small_pki(dir.path());
         let mut config = Config::new(dir.path());
-        config.delays = delays.clone();
+        config.delays = delays;
         config.token_lifetime = token_lifetime;
         let rt = runtime();
         let mock = rt
