@@ -231,9 +231,11 @@ fn kills_terraform_sigkilled_during_a_create_wait() {
     let at = started.elapsed();
     let code = run.wait(Duration::from_secs(30));
     assert_eq!(code, None, "terraform was killed by a signal");
-    wait_until("the Terraform worker to die", Duration::from_secs(10), || {
-        !alive(worker)
-    });
+    wait_until(
+        "the Terraform worker to die",
+        Duration::from_secs(10),
+        || !alive(worker),
+    );
     // The provider outlives a SIGKILLed Terraform only until its create wait ends.
     let orphaned = Instant::now();
     while alive(provider_pid) && orphaned.elapsed() < Duration::from_secs(30) {
