@@ -492,3 +492,68 @@ async fn the_serial_console_is_read_over_the_vpc_websocket() {
         .unwrap_err();
     assert!(gone.is_not_found(), "{gone}");
 }
+
+#[tokio::test]
+async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
+    let m = Mock::start().await;
+    let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(30));
+    let p = prototype(&m, &c, "twice", "bx2-2x8", UBUNTU_AMD64).await;
+    let first = c.create_instance(&p).await.expect("first create");
+    let e = c.create_instance(&p).await.expect_err("same name again");
+    assert!(e.is_name_taken(), "{e:?}");
+    assert_eq!(e.status(), Some(409));
+    assert_eq!(e.code(), Some("instance_name_exists"));
+    match &e {
+        Error::NameTaken { name, holder, .. } => {
+            assert_eq!(name, "twice");
+            let holder = holder.as_ref().expect("the holder is found by name");
+            assert_eq!(holder.id, first.id);
+        }
+        other => panic!("expected NameTaken, got {other:?}"),
+    }
+    let text = e.to_string();
+    assert!(text.contains("instance_name_exists"), "{text}");
+    assert!(
+        text.contains(&format!("held by instance {}", first.id)),
+        "{text}"
+    );
+    // Still exactly one server of that name.
+    let listed = c.list_instances(&[("name", "twice")]).await.expect("list");
+    assert_eq!(listed.len(), 1);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_finds_the_instance_it_made() {
+    let m = Mock::start().await;
+    let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(30));
+    let p = prototype(&m, &c, "answer-lost", "bx2-2x8", UBUNTU_AMD64).await;
+    let r = m
+        .admin(
+            Method::PUT,
+            "/faults",
+            Some(json!({"lose_next_create_answers": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let made = c.create_instance(&p).await.expect("found by name");
+    assert_eq!(made.name, "answer-lost");
+    let listed = c
+        .list_instances(&[("name", "answer-lost")])
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1, "no second server");
+    assert_eq!(listed[0].id, made.id);
+    // The one POST sent was the one whose answer was lost.
+    let faults = m.admin(Method::GET, "/faults", None).await;
+    assert_eq!(
+        faults.body["lose_next_create_answers"], 0,
+        "{}",
+        faults.text
+    );
+    let requests = m.admin(Method::GET, "/requests", None).await;
+    assert_eq!(
+        requests.body["requests"]["POST /v1/instances"], 1,
+        "{}",
+        requests.text
+    );
+}

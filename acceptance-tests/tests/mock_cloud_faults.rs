@@ -253,3 +253,70 @@ async fn faults_from_cli_flags() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("rate"));
 }
+
+#[tokio::test]
+async fn requests_are_counted_by_route_faulted_ones_included() {
+    let m = Mock::start().await;
+    // Start's own token request is counted too: begin from zero.
+    let r = m.admin(Method::DELETE, "/requests", None).await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let id = m.create_plain("counted").await;
+    set_faults(&m, json!({"rate_429": 1.0, "retry_after_secs": 0})).await;
+    assert_eq!(
+        m.get(&format!("/instances/{id}")).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    m.admin(Method::DELETE, "/faults", None).await;
+    assert_eq!(
+        m.get(&format!("/instances/{id}")).await.status,
+        StatusCode::OK
+    );
+    let r = m.admin(Method::GET, "/requests", None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let by_route = &r.body["requests"];
+    assert_eq!(by_route["GET /v1/instances/{id}"], 2, "{}", r.body);
+    assert_eq!(by_route["POST /v1/instances"], 1, "{}", r.body);
+    // Test-control calls are not counted.
+    assert!(by_route
+        .as_object()
+        .unwrap()
+        .keys()
+        .all(|k| !k.contains("_mock")));
+    let total: u64 = by_route
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(r.body["total"], total);
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_still_creates_the_instance() {
+    let m = Mock::start().await;
+    set_faults(&m, json!({"lose_next_create_answers": 1})).await;
+    let body = m.prototype("lost-answer", "bx2-2x8", UBUNTU_AMD64).await;
+    let sent = m
+        .http
+        .post(m.v1("/instances"))
+        .bearer_auth(&m.token)
+        .json(&body)
+        .send()
+        .await;
+    // Headers may arrive; the body never completes.
+    let broken = match sent {
+        Err(_) => true,
+        Ok(r) => r.bytes().await.is_err(),
+    };
+    assert!(broken, "the answer should break");
+    let listed = m.get("/instances?name=lost-answer").await;
+    assert_eq!(listed.body["instances"].as_array().unwrap().len(), 1);
+    // Consumed: the next create is answered.
+    let r = m
+        .post(
+            "/instances",
+            m.prototype("answered", "bx2-2x8", UBUNTU_AMD64).await,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+}

@@ -84,6 +84,10 @@ struct Args {
     /// Fault: the next N instance creates are accepted and then hang in `starting`.
     #[arg(long, default_value_t = 0)]
     hang_next_creates: u32,
+    /// Fault: the next N successful instance creates lose their answer (the connection
+    /// breaks mid-answer after the instance was created).
+    #[arg(long, default_value_t = 0)]
+    lose_next_create_answers: u32,
 }
 
 fn config(a: Args) -> Config {
@@ -115,6 +119,7 @@ fn config(a: Args) -> Config {
         not_implemented: a.not_implemented,
         fail_next_creates: a.fail_next_creates,
         hang_next_creates: a.hang_next_creates,
+        lose_next_create_answers: a.lose_next_create_answers,
     };
     c
 }

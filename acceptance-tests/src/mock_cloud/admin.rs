@@ -1,6 +1,6 @@
 //! Test-control API under `/_mock/` (no auth, no faults): serial-console text and
 //! attestation records of Hyper Protect guests, fault settings, token expiry, and
-//! out-of-band deletion to simulate drift.
+//! out-of-band deletion to simulate drift, and request counts.
 
 use std::sync::Arc;
 
@@ -98,5 +98,18 @@ pub async fn put_faults(
 
 pub async fn clear_faults(State(app): State<Arc<App>>) -> StatusCode {
     app.faults().replace(Faults::default());
+    StatusCode::NO_CONTENT
+}
+
+/// IAM and VPC requests served so far, by route (`{"requests": {route: n}, "total": n}`).
+pub async fn get_requests(State(app): State<Arc<App>>) -> Json<Value> {
+    let by_route = app.requests.snapshot();
+    let total: u64 = by_route.values().sum();
+    Json(json!({"requests": by_route, "total": total}))
+}
+
+/// Starts the request counts again from zero.
+pub async fn clear_requests(State(app): State<Arc<App>>) -> StatusCode {
+    app.requests.clear();
     StatusCode::NO_CONTENT
 }

@@ -1,5 +1,5 @@
 //! Fault injection: latency, 429 and 5xx rates, 501 on chosen routes, failing or hanging
-//! creates. Rates are applied deterministically (request n of a kind fires when
+//! creates, creates whose answer is lost. Rates are applied deterministically (request n of a kind fires when
 //! `floor(n·rate)` grows, so 0.5 means every second request) so tests are never flaky.
 
 use std::fmt;
@@ -178,6 +178,9 @@ pub struct Faults {
     pub fail_next_creates: u32,
     /// The next N instance creates are accepted, then stay `starting`.
     pub hang_next_creates: u32,
+    /// The next N successful instance creates are carried out, but the connection breaks
+    /// in the middle of their answer (as when a network or a proxy fails).
+    pub lose_next_create_answers: u32,
 }
 
 /// Faults plus the counters that make rates deterministic.
@@ -237,6 +240,15 @@ impl FaultState {
             return Some(Injected::ServerError(self.faults.status_5xx));
         }
         None
+    }
+
+    /// Consumes one pending lost create answer.
+    pub fn take_lost_answer(&mut self) -> bool {
+        let lose = self.faults.lose_next_create_answers > 0;
+        if lose {
+            self.faults.lose_next_create_answers -= 1;
+        }
+        lose
     }
 
     /// Consumes one pending create fault, failures first.

@@ -110,8 +110,15 @@ pub async fn fault_layer(State(app): State<Arc<App>>, req: Request, next: Next) 
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
+    let is_create = req.method() == axum::http::Method::POST && req.uri().path() == "/v1/instances";
     match injected {
-        None => next.run(req).await,
+        None => {
+            let resp = next.run(req).await;
+            if is_create && resp.status().is_success() && app.faults().take_lost_answer() {
+                return lost_answer(resp);
+            }
+            resp
+        }
         Some(Injected::NotImplemented) => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
             "not_implemented",
@@ -143,6 +150,15 @@ pub async fn fault_layer(State(app): State<Arc<App>>, req: Request, next: Next) 
     }
 }
 
+/// The answer's status and headers, then a broken body: the connection fails mid-answer.
+fn lost_answer(resp: Response) -> Response {
+    let (parts, _) = resp.into_parts();
+    let broken = tokio_stream::once(Err::<Bytes, std::io::Error>(std::io::Error::other(
+        "answer lost (injected fault)",
+    )));
+    Response::from_parts(parts, axum::body::Body::from_stream(broken))
+}
+
 /// Echoes `X-Request-Id` and, with `Config::access_log`, writes one stderr line per request
 /// (method, path, status, duration; never headers, query values or bodies).
 pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
@@ -150,6 +166,7 @@ pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next)
     let started = std::time::Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    app.requests.record(method.as_str(), &path);
     let mut resp = next.run(req).await;
     if let Some(id) = request_id {
         resp.headers_mut().insert("x-request-id", id);

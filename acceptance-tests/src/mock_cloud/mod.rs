@@ -18,12 +18,14 @@
 //! - Test control (no auth, never faulted): `GET /_mock/instances/{id}/console` (text),
 //!   `GET /_mock/instances/{id}/attestation` (`{"record","signature"}`, 404 if none),
 //!   `DELETE /_mock/instances/{id}` (out-of-band delete), `POST /_mock/tokens/expire`,
-//!   `GET|PUT|DELETE /_mock/faults` (JSON [`Faults`]; PUT replaces all).
+//!   `GET|PUT|DELETE /_mock/faults` (JSON [`Faults`]; PUT replaces all),
+//!   `GET|DELETE /_mock/requests` (IAM and VPC requests served, by route; see [`counters`]).
 //!
 //! State lives in `data_dir/state.json` (see [`state`]); statuses follow timelines computed
 //! from the clock (see [`lifecycle`]).
 
 pub mod catalog;
+pub mod counters;
 pub mod error;
 pub mod faults;
 pub mod hpcr;
@@ -139,6 +141,7 @@ pub(crate) struct App {
     pub token_key: PKey<Private>,
     pub access_log: bool,
     pub consoles: console::ConsoleTokens,
+    pub requests: counters::RequestCounters,
 }
 
 impl App {
@@ -200,6 +203,7 @@ impl App {
             token_key,
             access_log: config.access_log,
             consoles: console::ConsoleTokens::default(),
+            requests: counters::RequestCounters::default(),
         }))
     }
 
@@ -343,6 +347,10 @@ fn router(app: Arc<App>) -> Router {
         .route("/_mock/instances/{id}/console", get(admin::console))
         .route("/_mock/instances/{id}/attestation", get(admin::attestation))
         .route("/_mock/tokens/expire", post(admin::expire_tokens))
+        .route(
+            "/_mock/requests",
+            get(admin::get_requests).delete(admin::clear_requests),
+        )
         .route(
             "/_mock/faults",
             get(admin::get_faults)

@@ -38,6 +38,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A 409 refusing a name another object already has.
+    pub fn refuses_a_taken_name(&self) -> bool {
+        self.status == 409 && self.code().is_some_and(|c| NAME_TAKEN_CODES.contains(&c))
+    }
+
     /// The first error's `code` (what the SDKs read), if any.
     pub fn code(&self) -> Option<&str> {
         self.errors.first().map(|e| e.code.as_str())
@@ -138,7 +143,31 @@ pub enum Error {
     /// The serial console could not be read.
     #[error("reading the serial console of instance {id}: {message}")]
     Console { id: String, message: String },
+    /// A create was refused because another instance has the name (VPC 409
+    /// `instance_name_exists` / `validation_unique_failed`); `holder` is that instance, when
+    /// a look-up by name found it.
+    #[error("{refusal}{}", holder_suffix(holder.as_deref()))]
+    NameTaken {
+        name: String,
+        holder: Option<Box<crate::cloud::models::Instance>>,
+        refusal: ApiError,
+    },
 }
+
+fn holder_suffix(holder: Option<&crate::cloud::models::Instance>) -> String {
+    match holder {
+        Some(i) => format!(
+            "; the name is held by instance {} (status `{}`, created {})",
+            i.id,
+            i.status,
+            i.created_at.as_deref().unwrap_or("at an unknown time")
+        ),
+        None => String::new(),
+    }
+}
+
+/// The VPC error codes of a create refused because the name is already used.
+pub const NAME_TAKEN_CODES: &[&str] = &["instance_name_exists", "validation_unique_failed"];
 
 fn reasons_suffix(reasons: &[crate::cloud::models::StatusReason]) -> String {
     if reasons.is_empty() {
@@ -156,6 +185,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Api(e) | Error::Iam(e) => Some(e.status),
+            Error::NameTaken { refusal, .. } => Some(refusal.status),
             _ => None,
         }
     }
@@ -164,6 +194,7 @@ impl Error {
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Api(e) | Error::Iam(e) => e.code(),
+            Error::NameTaken { refusal, .. } => refusal.code(),
             _ => None,
         }
     }
@@ -176,6 +207,15 @@ impl Error {
     /// A VPC 409: the object is not in a state that allows the request.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Api(e) if e.status == 409)
+    }
+
+    /// A VPC 409 refusing a name that another object already has.
+    pub fn is_name_taken(&self) -> bool {
+        match self {
+            Error::NameTaken { .. } => true,
+            Error::Api(e) => e.refuses_a_taken_name(),
+            _ => false,
+        }
     }
 }
 

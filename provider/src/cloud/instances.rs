@@ -15,6 +15,10 @@ use super::models::{
 };
 use super::wait::poll_until;
 
+/// How far the cloud's clock may be behind ours when a create whose answer was lost is
+/// matched to the instance it made (by `created_at`).
+const LOST_CREATE_CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
+
 /// Statuses from which `action` is accepted (VPC API: anything else is 409 `invalid_state`).
 pub fn action_allowed(action: &ActionType, status: &InstanceStatus) -> bool {
     use InstanceStatus as S;
@@ -48,9 +52,69 @@ fn action_target(action: &ActionType) -> Option<InstanceStatus> {
 
 impl Client {
     /// `POST /instances`. Save the returned id before waiting for anything.
+    ///
+    /// A name another instance already has is [`Error::NameTaken`] with that instance (found
+    /// by name): often a server an interrupted apply created but never recorded.
+    ///
+    /// A POST whose answer was lost (the connection broke after the request was sent) may
+    /// or may not have created the server: it is looked up by name, and an instance of that
+    /// name, profile, image and zone created since shortly before the request is ours.
     pub async fn create_instance(&self, prototype: &InstancePrototype) -> Result<Instance, Error> {
-        self.send_json(reqwest::Method::POST, "/instances", prototype)
+        let sent_at = time::OffsetDateTime::now_utc();
+        match self
+            .send_json(reqwest::Method::POST, "/instances", prototype)
             .await
+        {
+            Err(lost @ Error::Transport { .. }) => {
+                match self.created_by_lost_request(prototype, sent_at).await {
+                    Some(found) => {
+                        tracing::warn!(id = %found.id, "the create's answer was lost; the instance it created was found by name");
+                        Ok(found)
+                    }
+                    None => Err(lost),
+                }
+            }
+            Err(Error::Api(refusal)) if refusal.refuses_a_taken_name() => {
+                let name = prototype.name.clone();
+                // Best effort: the refusal stands even when the look-up fails.
+                let holder = self
+                    .list_instances(&[("name", name.as_str())])
+                    .await
+                    .ok()
+                    .and_then(|found| found.into_iter().find(|i| i.name == name))
+                    .map(Box::new);
+                Err(Error::NameTaken {
+                    name,
+                    holder,
+                    refusal,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// The instance a `POST /instances` sent at `sent_at` created, if its answer was lost.
+    async fn created_by_lost_request(
+        &self,
+        prototype: &InstancePrototype,
+        sent_at: time::OffsetDateTime,
+    ) -> Option<Instance> {
+        let found = self
+            .list_instances(&[("name", prototype.name.as_str())])
+            .await
+            .ok()?;
+        let earliest = sent_at - LOST_CREATE_CLOCK_SKEW;
+        found.into_iter().find(|i| {
+            let created = i.created_at.as_deref().and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            });
+            i.name == prototype.name
+                && created.is_some_and(|c| c >= earliest)
+                && i.profile.as_ref().map(|p| p.name.as_str())
+                    == Some(prototype.profile.name.as_str())
+                && i.image.as_ref().map(|r| r.id.as_str()) == Some(prototype.image.id.as_str())
+                && i.zone.as_ref().map(|z| z.name.as_str()) == Some(prototype.zone.name.as_str())
+        })
     }
 
     /// `GET /instances/{id}`; a 404 is an error with [`Error::is_not_found`].

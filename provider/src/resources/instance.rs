@@ -654,12 +654,7 @@ impl Resource for Instance {
             .and_then(|p| p.resource_group());
         let created = match client.create_instance(&prototype(config, default_rg)).await {
             Ok(v) => v,
-            Err(e) => {
-                return Outcome::failed(
-                    Value::Null,
-                    cloud_diagnostic("Cannot create the instance", &e),
-                )
-            }
+            Err(e) => return Outcome::failed(Value::Null, create_refused(&e)),
         };
         // From here on every failure returns this state: the server is never lost.
         let partial = partial_state(&created.id, change.planned);
@@ -866,6 +861,47 @@ pub fn identity_of(id: &str, zone: Option<&str>) -> Value {
         ("id", Value::string(id)),
         ("region", region.map_or(Value::Null, Value::string)),
     ])
+}
+
+/// Why a create was refused. A taken name most often means a server that an interrupted
+/// apply (Terraform or the provider killed) created and never recorded: the diagnostic names
+/// it and the `terraform import` that adopts it instead of creating a duplicate. Providers
+/// are never told a resource's address, so the command shows `<address>`, which Terraform
+/// prints with the diagnostic ("with …").
+fn create_refused(e: &crate::cloud::Error) -> Diagnostic {
+    let crate::cloud::Error::NameTaken {
+        name,
+        holder,
+        refusal,
+    } = e
+    else {
+        return cloud_diagnostic("Cannot create the instance", e);
+    };
+    let code = refusal.code().unwrap_or("conflict");
+    let detail = match holder {
+        Some(h) => format!(
+            "Instance {id} (status `{status}`, created {created}) already has the name \
+             `{name}`, and the VPC API refuses a second instance with the same name (HTTP 409 \
+             `{code}`), so nothing was created. It is most likely a server that an earlier \
+             apply created but could not record, because Terraform or the provider was killed \
+             or lost its connection.\n\nTo manage that server with this resource, import it \
+             (the address is this resource's, shown with this message) and apply again:\n\n   \
+             terraform import '<address>' {id}\n\nOtherwise delete that server or give this \
+             resource another name.",
+            id = h.id,
+            status = h.status,
+            created = h.created_at.as_deref().unwrap_or("at an unknown time"),
+        ),
+        None => format!(
+            "Another instance already has the name `{name}` and the VPC API refuses a second \
+             one (HTTP 409 `{code}`), so nothing was created; looking it up by name failed. \
+             Find it with `ibmcloud is instances`, then import it into this resource with \
+             `terraform import '<address>' <its id>` (the address is this resource's, shown \
+             with this message), delete it, or give this resource another name."
+        ),
+    };
+    Diagnostic::error(format!("An instance named `{name}` already exists"), detail)
+        .at(AttrPath::attr("name"))
 }
 
 /// Update plans: the `boot_volume` block replaces the server on any change, and inputs the
