@@ -239,6 +239,10 @@ pub fn parse_encryption_cert(text: &str) -> Result<Certificate> {
     Certificate::parse_as(text, "encryption certificate")
 }
 
+/// The name the contract resources use for [`check_encryption_purpose`] (two branches wrote
+/// the same check; this keeps one).
+pub use self::check_encryption_purpose as require_encryption_purpose;
+
 /// Checks that `cert` can serve as a contract encryption certificate: an RSA key (tokens
 /// wrap their password with RSA PKCS#1 v1.5), not a CA, and, when a key-usage extension is
 /// present, one that allows key or data encipherment. IBM's certificates carry no key-usage
@@ -1082,6 +1086,16 @@ mod tests {
     }
 
     // ------------------------------------------------------------------ parsing
+
+    #[test]
+    fn encryption_purpose_refuses_ca_certificates() {
+        let c = chain();
+        require_encryption_purpose(&c.leaf.cert).unwrap();
+        for ca in [&c.root.cert, &c.intermediate.cert] {
+            let err = require_encryption_purpose(ca).unwrap_err().to_string();
+            assert!(err.contains("a CA certificate"), "{err}");
+        }
+    }
 
     #[test]
     fn parses_pem_base64_der_and_escaped_pem() {

@@ -360,8 +360,17 @@ impl Contract {
     }
 }
 
-/// Builds, signs and renders a contract.
-pub fn build(input: &ContractInput<'_>) -> Result<BuiltContract, DocumentError> {
+/// What `build` knows before encrypting: the checked env text with `signingKey`, the
+/// contract expiry and the attestation key as PEM.
+struct Prepared {
+    env_text: String,
+    expires: Option<OffsetDateTime>,
+    attestation_pem: Option<String>,
+}
+
+/// Every check `build` makes before encrypting (sections, schema, signing key and
+/// certificate, attestation key), and the env text it would encrypt.
+fn prepare(input: &ContractInput<'_>) -> Result<Prepared, DocumentError> {
     let mut violations = Vec::new();
 
     // --- workload ---
@@ -432,6 +441,77 @@ pub fn build(input: &ContractInput<'_>) -> Result<BuiltContract, DocumentError> 
             keys::public_key_pem(&key).map_err(DocumentError::AttestationKey)
         })
         .transpose()?;
+
+    Ok(Prepared {
+        env_text,
+        expires,
+        attestation_pem,
+    })
+}
+
+/// The exact size in bytes of the document `build` would render from `input`, found without
+/// encrypting or signing (token and signature lengths follow from the key sizes), after the
+/// same checks. An over-size contract is the same `TooLarge` error, so a plan can refuse it
+/// without paying for the encryption.
+pub fn rendered_size(input: &ContractInput<'_>) -> Result<usize, DocumentError> {
+    let Prepared {
+        env_text,
+        attestation_pem,
+        ..
+    } = prepare(input)?;
+    let workload_text = match &input.workload {
+        WorkloadInput::Plaintext(t) => t.clone(),
+        WorkloadInput::Encrypted(t) => t.trim().to_owned(),
+    };
+    let (workload, env, attestation_public_key) = match input.encryption {
+        Encryption::Plaintext => (workload_text, env_text, attestation_pem),
+        Encryption::Encrypt {
+            recipient,
+            platform,
+            encrypt_attestation_key,
+        } => {
+            let stand_in = |text: &str| token::stand_in(text.len(), recipient.size(), platform);
+            let workload = match &input.workload {
+                WorkloadInput::Plaintext(t) => stand_in(t),
+                WorkloadInput::Encrypted(_) => workload_text,
+            };
+            let attestation = match attestation_pem {
+                Some(pem) if encrypt_attestation_key => Some(stand_in(&pem)),
+                other => other,
+            };
+            (workload, stand_in(&env_text), attestation)
+        }
+    };
+    let env_workload_signature = input.signing.map(|s| "A".repeat(base64_len(s.key.size())));
+    let size = Contract {
+        workload,
+        env,
+        env_workload_signature,
+        attestation_public_key,
+    }
+    .to_yaml()?
+    .len();
+    if size > USER_DATA_LIMIT {
+        return Err(DocumentError::TooLarge {
+            size,
+            limit: USER_DATA_LIMIT,
+        });
+    }
+    Ok(size)
+}
+
+/// Length of the padded standard base64 of `n` bytes.
+pub(crate) fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Builds, signs and renders a contract.
+pub fn build(input: &ContractInput<'_>) -> Result<BuiltContract, DocumentError> {
+    let Prepared {
+        env_text,
+        expires,
+        attestation_pem,
+    } = prepare(input)?;
 
     // --- encryption ---
     let (workload, env, attestation_public_key) = match input.encryption {
@@ -530,6 +610,41 @@ mod tests {
             attestation_public_key: None,
             encryption: Encryption::to(recipient, Platform::Hpvs),
         }
+    }
+
+    #[test]
+    fn rendered_size_is_exact_without_encrypting() {
+        let recipient = enc_public();
+        let attest = keys::public_key_pem(sign_key()).unwrap();
+        let token = token::encrypt(WORKLOAD.as_bytes(), &recipient, Platform::Hpvs).unwrap();
+        for (encrypted_workload, attestation, encrypt_key) in [
+            (false, None, true),
+            (false, Some(attest.as_str()), true),
+            (true, Some(attest.as_str()), false),
+        ] {
+            let mut inp = input(&recipient);
+            inp.attestation_public_key = attestation;
+            inp.encryption = Encryption::Encrypt {
+                recipient: &recipient,
+                platform: Platform::Hpvs,
+                encrypt_attestation_key: encrypt_key,
+            };
+            if encrypted_workload {
+                inp.workload = WorkloadInput::Encrypted(token.clone());
+            }
+            // (No encryption count here: other tests encrypt concurrently in this process.)
+            assert_eq!(
+                rendered_size(&inp).unwrap(),
+                build(&inp).unwrap().yaml.len()
+            );
+        }
+        let mut big = input(&recipient);
+        let env = format!("{ENV}env:\n  BIG: \"{}\"\n", "x".repeat(70_000));
+        big.env = &env;
+        assert!(matches!(
+            rendered_size(&big),
+            Err(DocumentError::TooLarge { size, .. }) if size > USER_DATA_LIMIT
+        ));
     }
 
     #[test]

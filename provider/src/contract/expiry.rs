@@ -225,6 +225,17 @@ pub fn asn1_to_datetime(t: &Asn1TimeRef) -> Result<OffsetDateTime, ExpiryError> 
     })
 }
 
+/// Whether a contract expiring at `expires_at` is due for renewal at `now`: from
+/// `renew_before_days` days before its expiry on (0 = only once expired), so the server using
+/// it can be re-created before the contract stops booting.
+pub fn renewal_due(
+    expires_at: OffsetDateTime,
+    renew_before_days: u32,
+    now: OffsetDateTime,
+) -> bool {
+    now >= expires_at - time::Duration::days(i64::from(renew_before_days))
+}
+
 /// The certificate's notAfter.
 pub fn not_after(cert: &X509Ref) -> Result<OffsetDateTime, ExpiryError> {
     asn1_to_datetime(cert.not_after())
@@ -391,6 +402,21 @@ pub(crate) mod tests {
             common_name: "deployer.example.com".into(),
             email: Some("ops@example.com".into()),
         }
+    }
+
+    #[test]
+    fn renewal_is_due_from_renew_before_days_ahead_of_expiry() {
+        let expires = OffsetDateTime::from_unix_timestamp(1_900_000_000).unwrap();
+        let day = time::Duration::days(1);
+        assert!(!renewal_due(expires, 10, expires - day * 11));
+        assert!(renewal_due(expires, 10, expires - day * 10));
+        assert!(renewal_due(expires, 10, expires - day * 9));
+        assert!(!renewal_due(
+            expires,
+            0,
+            expires - time::Duration::seconds(1)
+        ));
+        assert!(renewal_due(expires, 0, expires));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -178,6 +179,12 @@ pub enum TokenError {
     ImplausiblePassword { len: usize },
     #[error("token part 3 (AES ciphertext) does not decrypt to valid padding: the token was tampered with or its two parts do not belong together")]
     BadPadding,
+    #[error("token has the `{found}.` prefix, but platform {platform} takes `{expected}.` tokens")]
+    WrongPrefix {
+        found: TokenPrefix,
+        platform: Platform,
+        expected: TokenPrefix,
+    },
     #[error("OpenSSL failed during {operation}: {source}")]
     Crypto {
         operation: &'static str,
@@ -237,6 +244,44 @@ fn derive_key_iv(password: &[u8], salt: &[u8]) -> Result<Secret<{ KEY_LEN + IV_L
     Ok(out)
 }
 
+/// Checks that `token` is well formed and carries the prefix `platform` boots, so a token
+/// made for another platform family is caught before it reaches a server that cannot open it.
+pub fn require_platform(token: &str, platform: Platform) -> Result<(), TokenError> {
+    let found = parse(token)?.prefix;
+    let expected = platform.token_prefix();
+    if found != expected {
+        return Err(TokenError::WrongPrefix {
+            found,
+            platform,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// A string exactly as long as the token [`encrypt`] makes from `plaintext_len` bytes for an
+/// RSA key of `rsa_bytes` bytes (made of `A`s, so it renders in YAML as a token does): lets a
+/// caller know the size of a document before paying for the encryption.
+pub fn stand_in(plaintext_len: usize, rsa_bytes: usize, platform: Platform) -> String {
+    let b64 = |n: usize| n.div_ceil(3) * 4;
+    let aes = SALT_MAGIC.len() + SALT_LEN + (plaintext_len / AES_BLOCK + 1) * AES_BLOCK;
+    format!(
+        "{}.{}.{}",
+        platform.token_prefix(),
+        "A".repeat(b64(rsa_bytes)),
+        "A".repeat(b64(aes))
+    )
+}
+
+/// Tokens encrypted by this process so far (see [`encryptions`]).
+static ENCRYPTIONS: AtomicU64 = AtomicU64::new(0);
+
+/// How many tokens [`encrypt`] has made in this process: a cheap, honest measure of work,
+/// e.g. to show that a plan of unchanged contracts encrypts nothing.
+pub fn encryptions() -> u64 {
+    ENCRYPTIONS.load(Ordering::Relaxed)
+}
+
 /// Encrypts `plaintext` (the bytes as given, no trimming) into a one-line token for `platform`,
 /// with a fresh password, salt and IV. `recipient` is the RSA public key of the encryption
 /// certificate.
@@ -246,6 +291,10 @@ pub fn encrypt<T: HasPublic>(
     platform: Platform,
 ) -> Result<String, TokenError> {
     require_rsa(recipient, "encryption")?;
+    let total = ENCRYPTIONS.fetch_add(1, Ordering::Relaxed) + 1;
+    // One debug line per token: lets a user (and the acceptance tests) see from
+    // `TF_LOG_PROVIDER=DEBUG` output how many sections a plan or apply encrypted.
+    tracing::debug!(encryptions_total = total, "section token encrypted");
 
     let mut password = Secret([0u8; PASSWORD_LEN]);
     openssl::rand::rand_bytes(&mut password.0).map_err(crypto("random password generation"))?;
@@ -498,6 +547,46 @@ mod tests {
             STANDARD.encode(wrapped),
             STANDARD.encode(salted)
         )
+    }
+
+    #[test]
+    fn encryptions_are_counted_and_prefixes_checked_against_the_platform() {
+        let before = encryptions();
+        let hpvs = encrypt(b"x", key(), Platform::Hpvs).unwrap();
+        let ccrt = encrypt(b"x", key(), Platform::Ccrt).unwrap();
+        // Other tests encrypt concurrently: the counter only grows.
+        assert!(encryptions() >= before + 2);
+        require_platform(&hpvs, Platform::Hpvs).unwrap();
+        require_platform(&hpvs, Platform::Ccco).unwrap();
+        require_platform(&ccrt, Platform::Ccrv).unwrap();
+        let err = require_platform(&hpvs, Platform::Ccrt)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`hyper-protect-basic.`")
+                && err.contains("ccrt")
+                && err.contains("`contract-basic.`"),
+            "{err}"
+        );
+        assert!(matches!(
+            require_platform("not a token", Platform::Hpvs),
+            Err(TokenError::UnknownPrefix)
+        ));
+    }
+
+    #[test]
+    fn stand_ins_are_as_long_as_tokens() {
+        for len in [0, 1, 15, 16, 17, 100, 4095] {
+            for platform in [Platform::Hpvs, Platform::Ccrt] {
+                let text = vec![b'x'; len];
+                let real = encrypt(&text, key(), platform).unwrap();
+                assert_eq!(
+                    stand_in(len, key().size(), platform).len(),
+                    real.len(),
+                    "{len}"
+                );
+            }
+        }
     }
 
     #[test]
