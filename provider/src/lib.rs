@@ -7,6 +7,7 @@
 //! - [`provider`]: the provider itself, joining the layers; [`resources`] and
 //!   [`data_sources`] hold one file per object it serves.
 
+pub mod cloud;
 pub mod contract;
 pub mod data_sources;
 pub mod provider;

@@ -20,18 +20,8 @@ pub async fn console(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let now = ids::now_ms();
-    let st = app.store.read();
-    let inst = st
-        .instance(&id, now)
+    let text = super::console::console_text(&app, &id, ids::now_ms())
         .ok_or_else(|| ApiError::not_found("Instance", &id))?;
-    let mut text = String::new();
-    for boot in inst.boots.iter().filter(|b| b.at <= now) {
-        for line in &boot.console {
-            text.push_str(line);
-            text.push('\n');
-        }
-    }
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response())
 }
 

@@ -26,7 +26,7 @@ pub type Params = HashMap<String, String>;
 
 const MIN_VERSION: &str = "2019-01-01";
 
-fn check_version(v: Option<&str>) -> Result<String, ApiError> {
+pub(crate) fn check_version(v: Option<&str>) -> Result<String, ApiError> {
     let Some(v) = v else {
         return Err(ApiError::bad_request(
             "invalid_version",

@@ -10,7 +10,9 @@
 //!   `/v1/instance/profiles[/{name}]`, `/v1/operating_systems[/{name}]`,
 //!   `/v1/images[/{id}]`, `/v1/vpcs[/{id}]`, `/v1/subnets[/{id}]`, `/v1/keys[/{id}]`
 //!   (GET, POST, DELETE), `/v1/instances[/{id}]` (GET, POST, PATCH, DELETE),
-//!   `POST /v1/instances/{id}/actions`, `GET /v1/instances/{id}/initialization`.
+//!   `POST /v1/instances/{id}/actions`, `GET /v1/instances/{id}/initialization`,
+//!   `POST /v1/instances/{id}/console_access_token`, and the serial console WebSocket
+//!   `GET /v1/instances/{id}/console?access_token=…` (see `console.rs`).
 //! - Published platform certificates (no auth, never faulted; see [`published`]):
 //!   `GET /s390x-{patch}/ibm-hyper-protect-container-runtime-{major}-{minor}-s390x-{patch}-{kind}.crt`.
 //! - Test control (no auth, never faulted): `GET /_mock/instances/{id}/console` (text),
@@ -32,6 +34,7 @@ pub mod published;
 pub mod state;
 
 mod admin;
+mod console;
 mod http;
 mod iam;
 mod instances;
@@ -135,6 +138,7 @@ pub(crate) struct App {
     pub base: String,
     pub token_key: PKey<Private>,
     pub access_log: bool,
+    pub consoles: console::ConsoleTokens,
 }
 
 impl App {
@@ -221,6 +225,7 @@ impl MockCloud {
             base: base.clone(),
             token_key,
             access_log: config.access_log,
+            consoles: console::ConsoleTokens::default(),
         });
         let router = router(app);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -304,11 +309,17 @@ fn router(app: Arc<App>) -> Router {
             "/instances/{id}/initialization",
             get(instances::initialization),
         )
+        .route(
+            "/instances/{id}/console_access_token",
+            post(console::create_token),
+        )
         .route_layer(from_fn_with_state(app.clone(), http::v1_guard));
 
     let api = Router::new()
         .nest("/v1", v1)
         .route("/identity/token", post(iam::token))
+        // Authenticated by its access_token, not a bearer token, so outside the `/v1` guard.
+        .route("/v1/instances/{id}/console", get(console::open))
         .layer(from_fn_with_state(app.clone(), http::fault_layer));
 
     let admin = Router::new()

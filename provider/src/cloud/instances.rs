@@ -1,0 +1,312 @@
+//! Instances: create, read, list, patch, delete, actions, and the waits around them
+//! (for a status, for deletion, for a state where an action or a delete is legal).
+//!
+//! Every wait polls with the client's [`PollBackoff`](super::wait::PollBackoff), ends at
+//! the client's deadline ([`Client::with_timeout`]) and at once when `cancel` resolves
+//! (pass `ctx.stopped()`).
+
+use std::future::Future;
+use std::ops::ControlFlow;
+
+use super::client::{Body, Client};
+use super::error::Error;
+use super::models::{
+    ActionType, Instance, InstanceAction, InstancePatch, InstancePrototype, InstanceStatus,
+};
+use super::wait::poll_until;
+
+/// Statuses from which `action` is accepted (VPC API: anything else is 409 `invalid_state`).
+pub fn action_allowed(action: &ActionType, status: &InstanceStatus) -> bool {
+    use InstanceStatus as S;
+    match action {
+        ActionType::Start => matches!(status, S::Stopped | S::Stopping | S::Failed),
+        ActionType::Stop => matches!(
+            status,
+            S::Running | S::Starting | S::Restarting | S::Pending
+        ),
+        ActionType::Reboot => matches!(status, S::Running),
+        ActionType::Other(_) => true,
+    }
+}
+
+/// Statuses in which `DELETE` is accepted (others: 409 `instance_delete_conflict`).
+pub fn delete_allowed(status: &InstanceStatus) -> bool {
+    matches!(
+        status,
+        InstanceStatus::Running | InstanceStatus::Stopped | InstanceStatus::Failed
+    )
+}
+
+/// The status an action ends in.
+fn action_target(action: &ActionType) -> Option<InstanceStatus> {
+    match action {
+        ActionType::Start | ActionType::Reboot => Some(InstanceStatus::Running),
+        ActionType::Stop => Some(InstanceStatus::Stopped),
+        ActionType::Other(_) => None,
+    }
+}
+
+impl Client {
+    /// `POST /instances`. Save the returned id before waiting for anything.
+    pub async fn create_instance(&self, prototype: &InstancePrototype) -> Result<Instance, Error> {
+        self.send_json(reqwest::Method::POST, "/instances", prototype)
+            .await
+    }
+
+    /// `GET /instances/{id}`; a 404 is an error with [`Error::is_not_found`].
+    pub async fn get_instance(&self, id: &str) -> Result<Instance, Error> {
+        self.get_json(&format!("/instances/{id}"), &[]).await
+    }
+
+    /// `GET /instances/{id}`, with a 404 as `None` (refresh of a deleted instance).
+    pub async fn find_instance(&self, id: &str) -> Result<Option<Instance>, Error> {
+        match self.get_instance(id).await {
+            Ok(i) => Ok(Some(i)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every instance (all pages), optionally filtered (`name`, `vpc.id`, …).
+    pub async fn list_instances(&self, filters: &[(&str, &str)]) -> Result<Vec<Instance>, Error> {
+        self.list_all("/instances", "instances", filters).await
+    }
+
+    /// `PATCH /instances/{id}` (merge patch). Profile, confidential compute mode and secure
+    /// boot need a stopped instance ([`InstancePatch::needs_stop`]).
+    pub async fn update_instance(
+        &self,
+        id: &str,
+        patch: &InstancePatch,
+    ) -> Result<Instance, Error> {
+        self.send_json(reqwest::Method::PATCH, &format!("/instances/{id}"), patch)
+            .await
+    }
+
+    /// `DELETE /instances/{id}`: 202 and 204 are success, and so is 404 (already gone).
+    pub async fn delete_instance(&self, id: &str) -> Result<(), Error> {
+        match self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/instances/{id}"),
+                &[],
+                Body::None,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /instances/{id}/actions` once (no waiting; a 409 is returned as is).
+    pub async fn create_instance_action(
+        &self,
+        id: &str,
+        action: ActionType,
+        force: bool,
+    ) -> Result<InstanceAction, Error> {
+        let body = serde_json::json!({"type": action.as_str(), "force": force});
+        self.send_json(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/actions"),
+            &body,
+        )
+        .await
+    }
+
+    /// Polls until the status is one of `targets`. `failed` (unless a target) ends the wait
+    /// with [`Error::InstanceFailed`] and the status reasons; a 404 ends it with that error.
+    pub async fn wait_for_instance_status(
+        &self,
+        id: &str,
+        targets: &[InstanceStatus],
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Instance, Error> {
+        let names: Vec<&str> = targets.iter().map(InstanceStatus::as_str).collect();
+        let what = format!("instance {id} to be {}", names.join(" or "));
+        self.wait_until(&what, cancel, || async {
+            let inst = self.get_instance(id).await?;
+            if targets.contains(&inst.status) {
+                return Ok(ControlFlow::Break(inst));
+            }
+            if inst.status == InstanceStatus::Failed {
+                return Err(Error::InstanceFailed {
+                    id: id.to_string(),
+                    reasons: inst.status_reasons,
+                });
+            }
+            Ok(ControlFlow::Continue(()))
+        })
+        .await
+    }
+
+    /// Polls until `GET` answers 404.
+    pub async fn wait_for_instance_deleted(
+        &self,
+        id: &str,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let what = format!("instance {id} to be deleted");
+        self.wait_until(&what, cancel, || async {
+            Ok(match self.find_instance(id).await? {
+                None => ControlFlow::Break(()),
+                Some(_) => ControlFlow::Continue(()),
+            })
+        })
+        .await
+    }
+
+    /// Watches a running instance for `window`: returns the instance if it stopped (or
+    /// failed) in that time, `None` if it kept running. This is how a Hyper Protect guest
+    /// rejecting its contract shows (it boots, then shuts itself down).
+    pub async fn watch_for_stop(
+        &self,
+        id: &str,
+        window: std::time::Duration,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Option<Instance>, Error> {
+        let end = tokio::time::Instant::now() + window;
+        let deadline = self.deadline.map_or(end, |d| d.min(end));
+        let what = format!("instance {id} to stay running");
+        let r = poll_until(&what, &self.inner.poll, deadline, cancel, || async {
+            let inst = self.get_instance(id).await?;
+            Ok(match inst.status {
+                InstanceStatus::Stopping | InstanceStatus::Stopped | InstanceStatus::Failed => {
+                    ControlFlow::Break(inst)
+                }
+                _ => ControlFlow::Continue(()),
+            })
+        })
+        .await;
+        match r {
+            Ok(inst) => Ok(Some(inst)),
+            // The window ended (not the operation's deadline): it stayed up.
+            Err(Error::Timeout { .. }) if deadline == end => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `action` and waits for its end state (`running` after start/reboot, `stopped`
+    /// after stop). Already there (stop of a stopped instance, start of a running one) is
+    /// success without an API call. A 409 `invalid_state` (a transition in progress) waits
+    /// until the action is legal, then sends it again.
+    pub async fn run_instance_action(
+        &self,
+        id: &str,
+        action: ActionType,
+        force: bool,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Instance, Error> {
+        let target = action_target(&action);
+        let mut cancel = std::pin::pin!(cancel);
+        let mut inst = self.get_instance(id).await?;
+        loop {
+            let done =
+                target.as_ref().is_some_and(|t| *t == inst.status) && action != ActionType::Reboot;
+            if done {
+                return Ok(inst);
+            }
+            if action_allowed(&action, &inst.status) {
+                match self.create_instance_action(id, action.clone(), force).await {
+                    Ok(_) => break,
+                    Err(e) if e.is_conflict() => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            // Wait for a status where the action is legal (or already achieved).
+            let legal = |s: &InstanceStatus| {
+                action_allowed(&action, s)
+                    || target.as_ref() == Some(s) && action != ActionType::Reboot
+            };
+            let what = format!("instance {id} to accept {action}");
+            inst = self
+                .wait_until(&what, cancel.as_mut(), || async {
+                    let i = self.get_instance(id).await?;
+                    // A failed instance never becomes ready for a stop or a reboot.
+                    if i.status == InstanceStatus::Failed && !legal(&i.status) {
+                        return Err(Error::InstanceFailed {
+                            id: id.to_string(),
+                            reasons: i.status_reasons,
+                        });
+                    }
+                    Ok(if legal(&i.status) {
+                        ControlFlow::Break(i)
+                    } else {
+                        ControlFlow::Continue(())
+                    })
+                })
+                .await?;
+        }
+        match target {
+            Some(t) => self.wait_for_instance_status(id, &[t], cancel).await,
+            None => self.get_instance(id).await,
+        }
+    }
+
+    /// Deletes and waits for 404. A 409 `instance_delete_conflict` (pending, starting,
+    /// stopping, …) waits for a status where delete is legal and tries again; an instance
+    /// already gone is success.
+    pub async fn delete_instance_and_wait(
+        &self,
+        id: &str,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let mut cancel = std::pin::pin!(cancel);
+        loop {
+            match self.delete_instance(id).await {
+                Ok(()) => break,
+                Err(e) if e.is_conflict() => {
+                    let what = format!("instance {id} to be deletable");
+                    let gone = self
+                        .wait_until(&what, cancel.as_mut(), || async {
+                            Ok(match self.find_instance(id).await? {
+                                None => ControlFlow::Break(true),
+                                Some(i) if i.status == InstanceStatus::Deleting => {
+                                    ControlFlow::Break(false)
+                                }
+                                Some(i) if delete_allowed(&i.status) => ControlFlow::Break(false),
+                                Some(_) => ControlFlow::Continue(()),
+                            })
+                        })
+                        .await?;
+                    if gone {
+                        return Ok(());
+                    }
+                    // `deleting` means someone else's delete is under way: just wait for it.
+                    if self
+                        .find_instance(id)
+                        .await?
+                        .is_some_and(|i| i.status == InstanceStatus::Deleting)
+                    {
+                        break;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.wait_for_instance_deleted(id, cancel).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_rules_follow_the_api() {
+        use InstanceStatus as S;
+        assert!(action_allowed(&ActionType::Start, &S::Stopped));
+        assert!(!action_allowed(&ActionType::Start, &S::Running));
+        assert!(action_allowed(&ActionType::Stop, &S::Starting));
+        assert!(!action_allowed(&ActionType::Stop, &S::Stopped));
+        assert!(!action_allowed(&ActionType::Reboot, &S::Stopped));
+        assert!(!action_allowed(
+            &ActionType::Stop,
+            &S::Other("hibernating".into())
+        ));
+        assert!(delete_allowed(&S::Failed));
+        assert!(!delete_allowed(&S::Pending));
+    }
+}
