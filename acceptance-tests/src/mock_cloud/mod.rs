@@ -83,6 +83,9 @@ pub struct Config {
     pub pki: PkiMode,
     /// One stderr line per request (method, path, status, duration).
     pub access_log: bool,
+    /// Test wiretap: every access and refresh token IAM issues is appended here, one per
+    /// line, so a test can search logs for the exact tokens its provider received.
+    pub issued_tokens_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             faults: Faults::default(),
             pki: PkiMode::LoadOrCreate,
             access_log: false,
+            issued_tokens_file: None,
         }
     }
 }
@@ -138,6 +142,7 @@ pub(crate) struct App {
     pub base: String,
     pub token_key: PKey<Private>,
     pub access_log: bool,
+    pub issued_tokens_file: Option<PathBuf>,
     pub consoles: console::ConsoleTokens,
 }
 
@@ -225,6 +230,7 @@ impl MockCloud {
             base: base.clone(),
             token_key,
             access_log: config.access_log,
+            issued_tokens_file: config.issued_tokens_file,
             consoles: console::ConsoleTokens::default(),
         });
         let router = router(app);

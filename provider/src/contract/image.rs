@@ -276,7 +276,7 @@ fn candidate(image: &Value) -> Result<SelectedImage, Reject> {
 }
 
 /// `^hyper-protect-[\w-]+-s390x-hpcr$`
-fn is_hpcr_os(os: &str) -> bool {
+pub fn is_hpcr_os(os: &str) -> bool {
     os.strip_prefix("hyper-protect-")
         .and_then(|rest| rest.strip_suffix("-s390x-hpcr"))
         .is_some_and(|mid| {

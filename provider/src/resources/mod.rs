@@ -8,6 +8,7 @@ use crate::runtime::framework::Resource;
 mod common;
 pub mod contract;
 pub mod encrypted_text;
+pub mod instance;
 pub mod workload;
 
 /// Every resource the provider serves.
@@ -15,6 +16,7 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(contract::Contract),
         Arc::new(encrypted_text::resource()),
+        Arc::new(instance::Instance::new()),
         Arc::new(workload::resource()),
     ]
 }

@@ -1,0 +1,424 @@
+//! Benchmark: 50 `hyperprotect_instance`s with `terraform apply -parallelism=10` against
+//! mock-cloud at its default timeline (0.5 s pending + 1.5 s boot, a rejected contract stops
+//! 2 s after `running`), `contract_check_seconds` = that rejection delay; then the destroy.
+//!
+//! Reports the wall time against the floor (waves × the emulator's minimum per instance,
+//! plus Terraform's own time measured on the same configuration without the instances),
+//! VPC API calls per instance (from mock-cloud's access log), and the provider's peak RSS.
+//!
+//! Run with `scripts/bench-instances.sh` (builds the binaries, then runs this). Settings:
+//! `FLEET_N` (50), `FLEET_PARALLELISM` (10), `TF_ACC_TERRAFORM_PATH` (the Terraform CLI).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
+use hyperprotect::contract::document::{
+    self, ContractInput, Encryption, SigningInput, WorkloadInput,
+};
+use hyperprotect::contract::keys;
+use hyperprotect::contract::token::Platform;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+
+const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
+const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\n";
+/// mock-cloud's default timeline: 0.5 s pending + 1.5 s boot; rejection 2 s after running;
+/// 1 s from `deleting` to gone.
+const TO_RUNNING: f64 = 2.0;
+const REJECT_DELAY: f64 = 2.0;
+const DELETE_DELAY: f64 = 1.0;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `target/debug`, where the script builds the provider and mock-cloud.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("exe");
+    // target/debug/examples/instance_fleet → target/debug
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_path_buf()
+}
+
+struct Mock {
+    child: std::process::Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_mock(data: &Path, extra: &[&str]) -> Mock {
+    let log = data.join("access.log");
+    let mut child = Command::new(bin_dir().join("mock-cloud"))
+        .args(["--data-dir", &data.display().to_string(), "--access-log"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("access log"))
+        .spawn()
+        .expect("run mock-cloud (run scripts/bench-instances.sh, which builds it)");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("mock-cloud first line");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected mock-cloud output {line:?}"))
+        .to_string();
+    Mock { child, url, log }
+}
+
+/// (VPC API calls, IAM token calls) in the access log from byte `from` on.
+fn count_calls(log: &Path, from: usize) -> (usize, usize, usize) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let tail = &text[from.min(text.len())..];
+    let vpc = tail.lines().filter(|l| l.contains(" /v1/")).count();
+    let iam = tail
+        .lines()
+        .filter(|l| l.contains("/identity/token"))
+        .count();
+    (vpc, iam, text.len())
+}
+
+/// Peak RSS (KiB) of any `terraform-provider-hyperprotect` process while `running` is set.
+fn watch_rss(running: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        while running.load(Ordering::Relaxed) {
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let status =
+                    std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+                if !status
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains("terraform-provi"))
+                {
+                    continue;
+                }
+                let rss = status
+                    .lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak.fetch_max(rss, Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    })
+}
+
+/// `GET /v1{path}` with a fresh token.
+fn fetch(url: &str, path: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let t: serde_json::Value = http
+            .post(format!("{url}/identity/token"))
+            .form(&[
+                ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
+                ("apikey", "bench"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        http.get(format!("{url}/v1{path}?version=2025-07-01&generation=2"))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    })
+}
+
+struct Run {
+    secs: f64,
+    rss_kib: u64,
+    code: i32,
+    output: String,
+}
+
+fn terraform(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
+    let tf = std::env::var("TF_ACC_TERRAFORM_PATH").expect("TF_ACC_TERRAFORM_PATH");
+    let running = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(0));
+    let watcher = watch_rss(running.clone(), peak.clone());
+    let started = Instant::now();
+    let out = Command::new(tf)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("CHECKPOINT_DISABLE", "1")
+        .env("TF_IN_AUTOMATION", "1")
+        .env("TF_CLI_CONFIG_FILE", dir.join(".terraformrc"))
+        .output()
+        .expect("run terraform");
+    let secs = started.elapsed().as_secs_f64();
+    running.store(false, Ordering::Relaxed);
+    let _ = watcher.join();
+    Run {
+        secs,
+        rss_kib: peak.load(Ordering::Relaxed),
+        code: out.status.code().unwrap_or(-1),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn main() {
+    let n = env_usize("FLEET_N", 50);
+    let parallelism = env_usize("FLEET_PARALLELISM", 10);
+    let work = tempfile::Builder::new()
+        .prefix("fleet-")
+        .tempdir()
+        .expect("tempdir");
+    let data = work.path().join("mock");
+    std::fs::create_dir_all(&data).unwrap();
+    // The platform PKI first, at RSA-2048, so mock-cloud does not spend seconds on RSA-4096.
+    let bits = RsaBits::Rsa2048;
+    let pki = Pki::load_or_create_with(
+        &data,
+        &PkiOptions {
+            ca_bits: bits,
+            encryption_bits: bits,
+            attestation_bits: bits,
+        },
+    )
+    .expect("PKI");
+    let mock = start_mock(&data, &[]);
+
+    // One contract per instance, each encrypted to the emulator's certificate.
+    let pem = pki.encryption_cert.to_pem().unwrap();
+    let recipient = keys::load_public_key(std::str::from_utf8(&pem).unwrap()).unwrap();
+    let signing = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let contracts = work.path().join("contracts");
+    std::fs::create_dir_all(&contracts).unwrap();
+    for i in 0..n {
+        let env = format!("{ENV}env:\n  INDEX: \"{i}\"\n");
+        let built = document::build(&ContractInput {
+            workload: WorkloadInput::Plaintext(WORKLOAD.into()),
+            env: &env,
+            signing: Some(SigningInput {
+                key: &signing,
+                certificate: None,
+            }),
+            attestation_public_key: None,
+            encryption: Encryption::to(&recipient, Platform::Hpvs),
+        })
+        .expect("contract");
+        std::fs::write(contracts.join(format!("c{i}.yaml")), built.yaml).unwrap();
+    }
+
+    // Network and image ids, read the way a user's data sources would.
+    let api = |path: &str| fetch(&mock.url, path);
+    let subnet = api("/subnets")["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["zone"]["name"] == "us-south-2")
+        .cloned()
+        .unwrap();
+    let image = api("/images")["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "ibm-hyper-protect-container-runtime-1-0-s390x-29")
+        .cloned()
+        .unwrap();
+
+    let tf_dir = work.path().join("tf");
+    let base_dir = work.path().join("baseline");
+    let instant_dir = work.path().join("instant");
+    for d in [&tf_dir, &base_dir, &instant_dir] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::write(
+            d.join(".terraformrc"),
+            format!(
+                "provider_installation {{\n  dev_overrides {{\n    \"registry.terraform.io/hyperprotect/hyperprotect\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
+                bin_dir().display()
+            ),
+        )
+        .unwrap();
+    }
+    let header = "terraform {\n  required_providers {\n    hyperprotect = { source = \"hyperprotect/hyperprotect\" }\n  }\n}\n";
+    let contracts_local = format!(
+        "locals {{\n  contracts = [for i in range({n}) : file(\"{}/c${{i}}.yaml\")]\n}}\n",
+        contracts.display()
+    );
+    let fleet = |check: f64| {
+        format!(
+            r#"{header}{contracts_local}
+resource "hyperprotect_instance" "fleet" {{
+  count     = {n}
+  name      = "fleet-${{count.index}}"
+  profile   = "bz2e-1x4"
+  image     = "{image}"
+  zone      = "us-south-2"
+  vpc       = "{vpc}"
+  subnet    = "{subnet}"
+  user_data = local.contracts[count.index]
+
+  contract_check_seconds = {check}
+}}
+"#,
+            image = image["id"].as_str().unwrap(),
+            vpc = subnet["vpc"]["id"].as_str().unwrap(),
+            subnet = subnet["id"].as_str().unwrap(),
+        )
+    };
+    std::fs::write(tf_dir.join("main.tf"), fleet(REJECT_DELAY)).unwrap();
+    // Terraform's own time on the same configuration without the instances: the contracts
+    // read, the provider started (its schema), the state written.
+    std::fs::write(
+        base_dir.join("main.tf"),
+        format!(
+            "{header}{contracts_local}\nprovider \"hyperprotect\" {{}}\noutput \"sizes\" {{\n  value = [for c in local.contracts : length(c)]\n}}\n"
+        ),
+    )
+    .unwrap();
+
+    std::fs::write(instant_dir.join("main.tf"), fleet(0.0)).unwrap();
+    let env_for = |url: &str| {
+        vec![
+            ("IC_API_KEY".to_string(), "bench".to_string()),
+            ("IC_REGION".to_string(), "us-south".to_string()),
+            ("IBMCLOUD_IAM_API_ENDPOINT".to_string(), url.to_string()),
+            ("IBMCLOUD_IS_NG_API_ENDPOINT".to_string(), url.to_string()),
+        ]
+    };
+    let env = env_for(&mock.url);
+    let par = format!("-parallelism={parallelism}");
+    let apply_args = [
+        "apply",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        par.as_str(),
+    ];
+    let destroy_args = [
+        "destroy",
+        "-auto-approve",
+        "-input=false",
+        "-no-color",
+        par.as_str(),
+    ];
+
+    let base_apply = terraform(&base_dir, &env, &apply_args);
+    assert_eq!(base_apply.code, 0, "{}", base_apply.output);
+    let base_destroy = terraform(&base_dir, &env, &destroy_args);
+    assert_eq!(base_destroy.code, 0, "{}", base_destroy.output);
+
+    // The same 50 instances on an emulator whose every transition is instant (and no
+    // contract check): Terraform's own time plus the provider's, with nothing to wait for.
+    let instant_data = work.path().join("instant-mock");
+    std::fs::create_dir_all(&instant_data).unwrap();
+    std::fs::create_dir_all(instant_data.join("pki")).unwrap();
+    for f in std::fs::read_dir(data.join("pki")).unwrap().flatten() {
+        std::fs::copy(f.path(), instant_data.join("pki").join(f.file_name())).unwrap();
+    }
+    let instant = start_mock(
+        &instant_data,
+        &[
+            "--pending-delay-ms",
+            "0",
+            "--boot-delay-ms",
+            "0",
+            "--delete-delay-ms",
+            "0",
+        ],
+    );
+    // Same network ids: the instant emulator seeds its own VPC, so rewrite them.
+    let instant_env = env_for(&instant.url);
+    let seeded = |url: &str, path: &str| -> serde_json::Value { fetch(url, path) };
+    let s2 = seeded(&instant.url, "/subnets")["subnets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["zone"]["name"] == "us-south-2")
+        .cloned()
+        .unwrap();
+    let instant_tf = fleet(0.0)
+        .replace(subnet["id"].as_str().unwrap(), s2["id"].as_str().unwrap())
+        .replace(
+            subnet["vpc"]["id"].as_str().unwrap(),
+            s2["vpc"]["id"].as_str().unwrap(),
+        );
+    std::fs::write(instant_dir.join("main.tf"), instant_tf).unwrap();
+    let instant_apply = terraform(&instant_dir, &instant_env, &apply_args);
+    assert_eq!(instant_apply.code, 0, "{}", instant_apply.output);
+    let instant_destroy = terraform(&instant_dir, &instant_env, &destroy_args);
+    assert_eq!(instant_destroy.code, 0, "{}", instant_destroy.output);
+    drop(instant);
+
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let (_, _, offset) = count_calls(&mock.log, 0);
+    let apply = terraform(&tf_dir, &env, &apply_args);
+    assert_eq!(apply.code, 0, "{}", apply.output);
+    let (apply_vpc, apply_iam, offset) = count_calls(&mock.log, offset);
+    let destroy = terraform(&tf_dir, &env, &destroy_args);
+    assert_eq!(destroy.code, 0, "{}", destroy.output);
+    let (destroy_vpc, destroy_iam, _) = count_calls(&mock.log, offset);
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+
+    let waves = n.div_ceil(parallelism) as f64;
+    let apply_floor = waves * (TO_RUNNING + REJECT_DELAY) + base_apply.secs;
+    let destroy_floor = waves * DELETE_DELAY + base_destroy.secs;
+    println!("instances: {n}, parallelism: {parallelism}, waves: {waves}");
+    println!("load average before: {}", load_before.trim());
+    println!("load average after:  {}", load_after.trim());
+    println!(
+        "baseline (no instances): apply {:.2} s, destroy {:.2} s",
+        base_apply.secs, base_destroy.secs
+    );
+    println!(
+        "baseline (same {n} instances, instant emulator, no check): apply {:.2} s, destroy {:.2} s",
+        instant_apply.secs, instant_destroy.secs
+    );
+    let apply_floor2 = waves * (TO_RUNNING + REJECT_DELAY) + instant_apply.secs;
+    let destroy_floor2 = waves * DELETE_DELAY + instant_destroy.secs;
+    println!(
+        "against the instant-emulator baseline: apply floor {:.2} s ratio {:.3}; destroy floor {:.2} s ratio {:.3}",
+        apply_floor2,
+        apply.secs / apply_floor2,
+        destroy_floor2,
+        destroy.secs / destroy_floor2
+    );
+    for (what, run, floor, vpc, iam) in [
+        ("apply", &apply, apply_floor, apply_vpc, apply_iam),
+        ("destroy", &destroy, destroy_floor, destroy_vpc, destroy_iam),
+    ] {
+        println!(
+            "{what}: {:.2} s, floor {:.2} s, ratio {:.3}; VPC calls {vpc} ({:.2} per instance), IAM token calls {iam}; provider peak RSS {:.1} MiB",
+            run.secs,
+            floor,
+            run.secs / floor,
+            vpc as f64 / n as f64,
+            run.rss_kib as f64 / 1024.0
+        );
+    }
+}

@@ -1,0 +1,858 @@
+//! Acceptance tests of `hyperprotect_instance` with the real Terraform CLI against
+//! mock-cloud, each test on its own emulator (in this process, fresh data folder).
+//! Contracts are built here with the provider's contract engine, encrypted to the
+//! emulator's encryption certificate, so the emulated Hyper Protect guest really decrypts,
+//! verifies and accepts (or rejects) them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use acceptance_tests::harness::{
+    acceptance_enabled, Import, ImportId, ProviderUnderTest, Step, Terraform, TestCase, WorkDir,
+};
+use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
+use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
+use hyperprotect::contract::document::{
+    self, ContractInput, Encryption, SigningInput, WorkloadInput,
+};
+use hyperprotect::contract::keys;
+use hyperprotect::contract::token::Platform;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use serde_json::{json, Value};
+use std::os::unix::process::CommandExt;
+
+const I: &str = "hyperprotect_instance.hp";
+const HPCR_IMAGE: &str = "ibm-hyper-protect-container-runtime-1-0-s390x-29";
+const UBUNTU_AMD64: &str = "ibm-ubuntu-24-04-3-minimal-amd64-2";
+const API_VERSION: &str = "2025-07-01";
+
+const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
+const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\nenv:\n  GREETING: hello\n";
+
+/// Emulator delays that keep each test short but every transition observable.
+fn test_delays() -> Delays {
+    let ms = Duration::from_millis;
+    Delays {
+        pending: ms(100),
+        boot: ms(400),
+        stop: ms(300),
+        reboot: ms(300),
+        delete: ms(300),
+        reject_stop: ms(500),
+    }
+}
+
+/// One emulator for one test, with a tokio runtime serving it and a VPC API token.
+struct Cloud {
+    rt: tokio::runtime::Runtime,
+    mock: Option<MockCloud>,
+    dir: tempfile::TempDir,
+    pki: Pki,
+    http: reqwest::Client,
+}
+
+impl Cloud {
+    fn start(delays: Delays) -> Cloud {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // RSA-2048 keys (the emulator's default RSA-4096 takes seconds to generate).
+        let pki = Pki::load_or_create_with(
+            dir.path(),
+            &PkiOptions {
+                ca_bits: RsaBits::Rsa2048,
+                encryption_bits: RsaBits::Rsa2048,
+                attestation_bits: RsaBits::Rsa2048,
+            },
+        )
+        .expect("emulator PKI");
+        let mut config = Config::new(dir.path());
+        config.delays = delays;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let mock = rt
+            .block_on(MockCloud::start(config))
+            .expect("start mock-cloud");
+        let http = reqwest::Client::new();
+        Cloud {
+            rt,
+            mock: Some(mock),
+            dir,
+            pki,
+            http,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.mock.as_ref().expect("running").url().to_string()
+    }
+
+    /// What the provider needs to reach this emulator as it would IBM Cloud.
+    fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("IC_API_KEY".into(), "test-key".into()),
+            ("IC_REGION".into(), "us-south".into()),
+            ("IBMCLOUD_IAM_API_ENDPOINT".into(), self.url()),
+            ("IBMCLOUD_IS_NG_API_ENDPOINT".into(), self.url()),
+        ]
+    }
+
+    /// A fresh IAM token (tests expire tokens, so none is kept).
+    async fn token(&self) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/identity/token", self.url()))
+            .form(&[
+                ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
+                ("apikey", "test-key"),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        r["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    /// A VPC API call (the test's own view of the cloud).
+    fn vpc(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{}/v1{path}{sep}version={API_VERSION}&generation=2",
+            self.url()
+        );
+        self.rt.block_on(async {
+            let token = self.token().await;
+            let mut req = self.http.request(method, url).bearer_auth(token);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            let r = req.send().await.expect("VPC request");
+            let status = r.status().as_u16();
+            let text = r.text().await.unwrap_or_default();
+            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        })
+    }
+
+    fn get(&self, path: &str) -> Value {
+        let (status, body) = self.vpc(reqwest::Method::GET, path, None);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// A test-control call (`/_mock/...`).
+    fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
+        let url = format!("{}/_mock{path}", self.url());
+        self.rt.block_on(async {
+            let mut req = self.http.request(method, url);
+            if let Some(b) = body {
+                req = req.json(&b);
+            }
+            req.send().await.expect("admin request").status().as_u16()
+        })
+    }
+
+    fn image_id(&self, name: &str) -> String {
+        self.get(&format!("/images?name={name}"))["images"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("image {name}"))
+            .to_string()
+    }
+
+    /// (vpc id, subnet id) in `zone`.
+    fn network(&self, zone: &str) -> (String, String) {
+        let subnets = self.get("/subnets");
+        let s = subnets["subnets"]
+            .as_array()
+            .and_then(|a| a.iter().find(|s| s["zone"]["name"] == zone))
+            .unwrap_or_else(|| panic!("no subnet in {zone}: {subnets}"))
+            .clone();
+        (
+            s["vpc"]["id"].as_str().unwrap().to_string(),
+            s["id"].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn key_id(&self) -> String {
+        self.get("/keys")["keys"][0]["id"]
+            .as_str()
+            .expect("a key")
+            .to_string()
+    }
+
+    /// Every instance the emulator lists, as (id, name, status).
+    fn instances(&self) -> Vec<(String, String, String)> {
+        self.get("/instances")["instances"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|i| {
+                        (
+                            i["id"].as_str().unwrap_or("").to_string(),
+                            i["name"].as_str().unwrap_or("").to_string(),
+                            i["status"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// A signed contract with every section encrypted to this emulator's certificate
+    /// (`to_other_platform`: to an unrelated certificate, which the guest cannot decrypt).
+    fn contract(&self, greeting: &str, to_other_platform: bool) -> String {
+        let other;
+        let cert = if to_other_platform {
+            other = Pki::generate_in_memory(&PkiOptions {
+                ca_bits: RsaBits::Rsa2048,
+                encryption_bits: RsaBits::Rsa2048,
+                attestation_bits: RsaBits::Rsa2048,
+            })
+            .expect("other PKI");
+            &other.encryption_cert
+        } else {
+            &self.pki.encryption_cert
+        };
+        let pem = cert.to_pem().expect("cert PEM");
+        let recipient = keys::load_public_key(std::str::from_utf8(&pem).unwrap()).expect("key");
+        let signing: PKey<Private> = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+        let env = ENV.replace("hello", greeting);
+        document::build(&ContractInput {
+            workload: WorkloadInput::Plaintext(WORKLOAD.into()),
+            env: &env,
+            signing: Some(SigningInput {
+                key: &signing,
+                certificate: None,
+            }),
+            attestation_public_key: None,
+            encryption: Encryption::to(&recipient, Platform::Hpvs),
+        })
+        .expect("contract")
+        .yaml
+    }
+
+    /// Writes a contract into this test's folder and returns its path (for `file()`).
+    fn contract_file(&self, name: &str, greeting: &str, to_other_platform: bool) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, self.contract(greeting, to_other_platform)).expect("write contract");
+        path
+    }
+}
+
+impl Drop for Cloud {
+    fn drop(&mut self) {
+        if let Some(mock) = self.mock.take() {
+            let _ = self.rt.block_on(mock.shutdown());
+        }
+    }
+}
+
+/// The parts of an instance configuration a test varies.
+struct Spec<'a> {
+    name: &'a str,
+    profile: &'a str,
+    image: String,
+    contract: &'a Path,
+    extra: &'a str,
+}
+
+fn config(cloud: &Cloud, s: &Spec<'_>) -> String {
+    let (vpc, subnet) = cloud.network("us-south-2");
+    format!(
+        r#"
+terraform {{
+  required_providers {{
+    hyperprotect = {{ source = "hyperprotect/hyperprotect" }}
+  }}
+}}
+
+resource "hyperprotect_instance" "hp" {{
+  name      = "{name}"
+  profile   = "{profile}"
+  image     = "{image}"
+  zone      = "us-south-2"
+  vpc       = "{vpc}"
+  subnet    = "{subnet}"
+  keys      = ["{key}"]
+  user_data = file("{contract}")
+
+  contract_check_seconds = 1
+{extra}
+}}
+"#,
+        name = s.name,
+        profile = s.profile,
+        image = s.image,
+        key = cloud.key_id(),
+        contract = s.contract.display(),
+        extra = s.extra,
+    )
+}
+
+fn provider() -> Vec<ProviderUnderTest> {
+    vec![ProviderUnderTest::hyperprotect()]
+}
+
+fn actions_are(plan: &acceptance_tests::harness::PlanJson, want: &[&str]) -> Result<(), String> {
+    let got = plan.actions(I);
+    if got == want {
+        Ok(())
+    } else {
+        Err(format!("expected {want:?}, got {got:?}"))
+    }
+}
+
+/// The raw state file's instance entries (`status` is "tainted" for a tainted one).
+fn state_instances(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("terraform.tfstate")).unwrap_or_default();
+    let state: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    state["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["type"] == "hyperprotect_instance")
+        .flat_map(|r| r["instances"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn test_acc_instance_lifecycle() {
+    if !acceptance_enabled("test_acc_instance_lifecycle") {
+        return;
+    }
+    let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
+    let first = cloud.contract_file("first.yaml", "hello", false);
+    let second = cloud.contract_file("second.yaml", "bonjour", false);
+    let hpcr = cloud.image_id(HPCR_IMAGE);
+    let cfg = |name: &str, profile: &str, contract: &Path| {
+        config(
+            &cloud,
+            &Spec {
+                name,
+                profile,
+                image: hpcr.clone(),
+                contract,
+                extra: "",
+            },
+        )
+    };
+    let first_id = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+    let (id_w, id_r) = (first_id.clone(), first_id.clone());
+    let after = cloud.clone();
+    TestCase {
+        name: "test_acc_instance_lifecycle",
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![
+            Step::config("create", cfg("hp-one", "bz2e-1x4", &first))
+                .plan_check(|p| {
+                    actions_are(p, &["create"])?;
+                    if !p.is_unknown_after(I, "id") {
+                        return Err("id should be unknown before create".into());
+                    }
+                    Ok(())
+                })
+                .check(move |s| {
+                    s.expect(I, "status", json!("running"))?;
+                    s.expect(I, "secure_execution", json!(true))?;
+                    s.expect(I, "vcpu", json!(1))?;
+                    s.expect(I, "memory", json!(4))?;
+                    s.expect(I, "confidential_compute_mode", json!("disabled"))?;
+                    let ip = s.attr(I, "primary_ipv4_address").and_then(Value::as_str);
+                    if !ip.is_some_and(|a| a.starts_with("10.")) {
+                        return Err(format!("primary_ipv4_address {ip:?}"));
+                    }
+                    *id_w.borrow_mut() =
+                        s.attr(I, "id").and_then(Value::as_str).unwrap_or("").into();
+                    Ok(())
+                }),
+            Step::config("rename in place", cfg("hp-renamed", "bz2e-1x4", &first))
+                .plan_check(|p| actions_are(p, &["update"]))
+                .check(move |s| {
+                    s.expect(I, "name", json!("hp-renamed"))?;
+                    s.expect(I, "id", json!(*id_r.borrow()))
+                }),
+            Step::config(
+                "resize by stop, update, start",
+                cfg("hp-renamed", "bz2e-2x8", &first),
+            )
+            .plan_check(|p| actions_are(p, &["update"]))
+            .check(|s| {
+                s.expect(I, "profile", json!("bz2e-2x8"))?;
+                s.expect(I, "vcpu", json!(2))?;
+                s.expect(I, "memory", json!(8))?;
+                s.expect(I, "status", json!("running"))
+            }),
+            Step::config(
+                "a new contract replaces the server",
+                cfg("hp-renamed", "bz2e-2x8", &second),
+            )
+            .plan_check(|p| {
+                actions_are(p, &["delete", "create"])?;
+                if p.replace_paths(I) != vec![json!(["user_data"])] {
+                    return Err(format!("replace paths {:?}", p.replace_paths(I)));
+                }
+                Ok(())
+            })
+            .check(|s| s.expect(I, "status", json!("running"))),
+            Step::import(
+                "import by id",
+                cfg("hp-renamed", "bz2e-2x8", &second),
+                Import {
+                    address: I.into(),
+                    id: ImportId::FromState("id"),
+                    verify: true,
+                    verify_ignore: vec!["user_data", "keys", "contract_check_seconds", "timeouts"],
+                },
+            ),
+        ],
+        check_destroy: Some(Box::new(move |_| {
+            let left = after.instances();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("mock-cloud still lists {left:?}"))
+            }
+        })),
+    }
+    .run();
+}
+
+#[test]
+fn test_acc_instance_rejected_contract_is_tainted_not_lost() {
+    if !acceptance_enabled("test_acc_instance_rejected_contract_is_tainted_not_lost") {
+        return;
+    }
+    let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
+    let bad = cloud.contract_file("bad.yaml", "hello", true);
+    let good = cloud.contract_file("good.yaml", "hello", false);
+    let hpcr = cloud.image_id(HPCR_IMAGE);
+    let cfg = |contract: &Path| {
+        config(
+            &cloud,
+            &Spec {
+                name: "hp-rejected",
+                profile: "bz2e-1x4",
+                image: hpcr.clone(),
+                contract,
+                extra: "",
+            },
+        )
+    };
+    let seen = cloud.clone();
+    let after = cloud.clone();
+    TestCase {
+        name: "test_acc_instance_rejected_contract_is_tainted_not_lost",
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![
+            Step::config("a contract for another platform", cfg(&bad))
+                .expect_error(r"(?s)rejected its contract.*HPL11001E"),
+            Step::config("the tainted server is replaced", cfg(&good))
+                .pre_config(move |dir| {
+                    let insts = state_instances(dir);
+                    assert_eq!(insts.len(), 1, "the rejected server must stay in the state");
+                    assert_eq!(insts[0]["status"], json!("tainted"), "{}", insts[0]);
+                    let id = insts[0]["attributes"]["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    let listed = seen.instances();
+                    assert!(
+                        listed
+                            .iter()
+                            .any(|(i, _, status)| *i == id && status == "stopped"),
+                        "the stopped server {id} is not the one in the state: {listed:?}"
+                    );
+                })
+                .plan_check(|p| actions_are(p, &["delete", "create"]))
+                .check(|s| s.expect(I, "status", json!("running"))),
+        ],
+        check_destroy: Some(Box::new(move |_| {
+            let left = after.instances();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("mock-cloud still lists {left:?}"))
+            }
+        })),
+    }
+    .run();
+}
+
+#[test]
+fn test_acc_instance_profile_image_mismatch_fails_at_plan() {
+    if !acceptance_enabled("test_acc_instance_profile_image_mismatch_fails_at_plan") {
+        return;
+    }
+    let cloud = Cloud::start(test_delays());
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let hpcr = cloud.image_id(HPCR_IMAGE);
+    let ubuntu = cloud.image_id(UBUNTU_AMD64);
+    let spec = |profile, image: &String, extra| Spec {
+        name: "mismatch",
+        profile,
+        image: image.clone(),
+        contract: &contract,
+        extra,
+    };
+    TestCase {
+        name: "test_acc_instance_profile_image_mismatch_fails_at_plan",
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![
+            Step::config(
+                "Hyper Protect image on an x86 profile",
+                config(&cloud, &spec("bx2-2x8", &hpcr, "")),
+            )
+            .expect_error(r"(?s)Hyper Protect image needs a Secure Execution profile.*profile"),
+            Step::config(
+                "plain image on a Secure Execution profile",
+                config(&cloud, &spec("bz2e-1x4", &ubuntu, "")),
+            )
+            .expect_error(r"(?s)Secure Execution profile needs a Hyper Protect image"),
+            Step::config(
+                "a mode the profile lacks",
+                config(
+                    &cloud,
+                    &spec(
+                        "bx2-2x8",
+                        &ubuntu,
+                        "  confidential_compute_mode = \"tdx\"\n",
+                    ),
+                ),
+            )
+            .expect_error(r"(?s)does not support confidential_compute_mode"),
+            Step::config(
+                "a zone of another region",
+                config(&cloud, &spec("bz2e-1x4", &hpcr, ""))
+                    .replace("\"us-south-2\"", "\"eu-de-1\""),
+            )
+            .expect_error(r"(?s)Zone not in the provider's region"),
+        ],
+        check_destroy: None,
+    }
+    .run();
+    assert!(
+        cloud.instances().is_empty(),
+        "a failed plan created something"
+    );
+}
+
+#[test]
+fn test_acc_instance_converges_through_errors_and_an_expired_token() {
+    if !acceptance_enabled("test_acc_instance_converges_through_errors_and_an_expired_token") {
+        return;
+    }
+    let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let hpcr = cloud.image_id(HPCR_IMAGE);
+    let cfg = config(
+        &cloud,
+        &Spec {
+            name: "hp-storm",
+            profile: "bz2e-1x4",
+            image: hpcr,
+            contract: &contract,
+            extra: "",
+        },
+    );
+    let url = cloud.url();
+    let storm = cloud.clone();
+    let after = cloud.clone();
+    TestCase {
+        name: "test_acc_instance_converges_through_errors_and_an_expired_token",
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![Step::config("create in a storm", cfg)
+            .pre_config(move |_| {
+                let status = storm.admin(
+                    reqwest::Method::PUT,
+                    "/faults",
+                    Some(json!({"rate_429": 0.3, "retry_after_secs": 0, "rate_5xx": 0.2, "status_5xx": 503})),
+                );
+                assert_eq!(status, 200);
+                // Every token issued so far stops working, again and again while Terraform
+                // plans and applies.
+                let addr = url.trim_start_matches("http://").to_string();
+                std::thread::spawn(move || {
+                    for _ in 0..8 {
+                        std::thread::sleep(Duration::from_millis(700));
+                        expire_tokens(&addr);
+                    }
+                });
+            })
+            .check(|s| s.expect(I, "status", json!("running")))],
+        check_destroy: Some(Box::new(move |_| {
+            // The storm is over; look with the test's own calls.
+            assert_eq!(after.admin(reqwest::Method::DELETE, "/faults", None), 204);
+            let left = after.instances();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("mock-cloud still lists {left:?}"))
+            }
+        })),
+    }
+    .run();
+}
+
+#[test]
+fn test_acc_instance_deleted_out_of_band_plans_a_create() {
+    if !acceptance_enabled("test_acc_instance_deleted_out_of_band_plans_a_create") {
+        return;
+    }
+    let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let hpcr = cloud.image_id(HPCR_IMAGE);
+    let cfg = config(
+        &cloud,
+        &Spec {
+            name: "hp-drift",
+            profile: "bz2e-1x4",
+            image: hpcr,
+            contract: &contract,
+            extra: "",
+        },
+    );
+    let drift = cloud.clone();
+    TestCase {
+        name: "test_acc_instance_deleted_out_of_band_plans_a_create",
+        providers: provider(),
+        env: cloud.env(),
+        steps: vec![
+            Step::config("create", cfg.clone()),
+            Step::config("deleted behind Terraform's back", cfg)
+                .pre_config(move |dir| {
+                    let id = state_instances(dir)[0]["attributes"]["id"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    let status =
+                        drift.admin(reqwest::Method::DELETE, &format!("/instances/{id}"), None);
+                    assert_eq!(status, 204);
+                })
+                .plan_check(|p| actions_are(p, &["create"]))
+                .check(|s| s.expect(I, "status", json!("running"))),
+        ],
+        check_destroy: None,
+    }
+    .run();
+}
+
+/// `POST /_mock/tokens/expire` from a plain thread (no runtime needed).
+fn expire_tokens(addr: &str) {
+    use std::io::{Read, Write};
+    if let Ok(mut s) = std::net::TcpStream::connect(addr) {
+        let _ = s.write_all(
+            format!(
+                "POST /_mock/tokens/expire HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\n\
+                 Connection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        let _ = s.read_to_end(&mut Vec::new());
+    }
+}
+
+/// A Terraform working directory on `cloud` with `main.tf` applied.
+fn applied(cloud: &Cloud, terraform: &Terraform, cfg: &str) -> WorkDir {
+    let work = WorkDir::new(terraform, &provider(), &cloud.env());
+    work.write_config(cfg);
+    let run = work.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(run.code, 0, "{}", run.output());
+    work
+}
+
+#[test]
+fn test_acc_instance_delete_conflict_retries() {
+    if !acceptance_enabled("test_acc_instance_delete_conflict_retries") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let mut delays = test_delays();
+    // A stop long enough that the destroy starts while the server is `stopping`.
+    delays.stop = Duration::from_secs(4);
+    let cloud = Cloud::start(delays);
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let cfg = config(
+        &cloud,
+        &Spec {
+            name: "hp-busy",
+            profile: "bz2e-1x4",
+            image: cloud.image_id(HPCR_IMAGE),
+            contract: &contract,
+            extra: "",
+        },
+    );
+    let work = applied(&cloud, &terraform, &cfg);
+    let id = state_instances(work.path())[0]["attributes"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = cloud.vpc(
+        reqwest::Method::POST,
+        &format!("/instances/{id}/actions"),
+        Some(json!({"type": "stop"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let started = Instant::now();
+    // While stopping, the VPC API refuses a delete (409 instance_delete_conflict).
+    let (refused, _) = cloud.vpc(reqwest::Method::DELETE, &format!("/instances/{id}"), None);
+    assert_eq!(refused, 409);
+    let destroy = work.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.output());
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "destroy ended before the stop did: it cannot have waited out the conflict"
+    );
+    assert!(cloud.instances().is_empty(), "{:?}", cloud.instances());
+    assert!(state_instances(work.path()).is_empty());
+}
+
+#[test]
+fn test_acc_instance_import_takes_user_data_from_config() {
+    if !acceptance_enabled("test_acc_instance_import_takes_user_data_from_config") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let cloud = Cloud::start(test_delays());
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let cfg = config(
+        &cloud,
+        &Spec {
+            name: "hp-import",
+            profile: "bz2e-1x4",
+            image: cloud.image_id(HPCR_IMAGE),
+            contract: &contract,
+            extra: "",
+        },
+    );
+    let work = applied(&cloud, &terraform, &cfg);
+    let id = state_instances(work.path())[0]["attributes"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fresh = WorkDir::new(&terraform, &provider(), &cloud.env());
+    fresh.write_config(&cfg);
+    let import = fresh.terraform(&["import", "-input=false", "-no-color", I, &id]);
+    assert_eq!(import.code, 0, "{}", import.output());
+    let plan = fresh.terraform(&["plan", "-input=false", "-no-color"]);
+    assert_eq!(plan.code, 0, "{}", plan.output());
+    assert!(
+        !plan.stdout.contains("must be replaced") && !plan.stdout.contains("forces replacement"),
+        "an import must not plan a replacement for unreadable user_data:\n{}",
+        plan.stdout
+    );
+    let apply = fresh.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(apply.code, 0, "{}", apply.output());
+    let again = fresh.terraform(&["plan", "-input=false", "-no-color", "-detailed-exitcode"]);
+    assert_eq!(
+        again.code,
+        0,
+        "plan after adopting the config is not empty:\n{}",
+        again.output()
+    );
+    assert_eq!(
+        cloud.instances().len(),
+        1,
+        "the import must keep the same server"
+    );
+    let destroy = fresh.terraform(&["destroy", "-auto-approve", "-input=false", "-no-color"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.output());
+    assert!(cloud.instances().is_empty());
+}
+
+/// Ctrl-C while create waits for a server that never boots: Terraform stops promptly and
+/// the server's id is in the state (tainted), not lost.
+#[test]
+fn test_acc_instance_ctrl_c_keeps_the_id() {
+    if !acceptance_enabled("test_acc_instance_ctrl_c_keeps_the_id") {
+        return;
+    }
+    let terraform = Terraform::locate().unwrap();
+    let cloud = Cloud::start(test_delays());
+    let contract = cloud.contract_file("c.yaml", "hello", false);
+    let cfg = config(
+        &cloud,
+        &Spec {
+            name: "hp-hang",
+            profile: "bz2e-1x4",
+            image: cloud.image_id(HPCR_IMAGE),
+            contract: &contract,
+            extra: "",
+        },
+    );
+    assert_eq!(
+        cloud.admin(
+            reqwest::Method::PUT,
+            "/faults",
+            Some(json!({"hang_next_creates": 1}))
+        ),
+        200
+    );
+    let work = WorkDir::new(&terraform, &provider(), &cloud.env());
+    work.write_config(&cfg);
+    let init = work.terraform(&["init", "-input=false", "-no-color"]);
+    let _ = init; // dev_overrides need no init; it only warms Terraform's caches.
+    let log = std::fs::File::create(work.path().join("apply.log")).unwrap();
+    let mut child = work
+        .command(&["apply", "-auto-approve", "-input=false", "-no-color"])
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let id = loop {
+        if let Some((id, _, _)) = cloud.instances().into_iter().next() {
+            break id;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "create never started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Let the provider settle into its wait, then press Ctrl-C (SIGINT to the group).
+    std::thread::sleep(Duration::from_millis(1500));
+    let interrupted = Instant::now();
+    let rc = std::process::Command::new("kill")
+        .args(["-INT", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    assert!(rc.success());
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if interrupted.elapsed() >= Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!(
+                "Terraform did not stop within 30 s of Ctrl-C:\n{}",
+                std::fs::read_to_string(work.path().join("apply.log")).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let output = std::fs::read_to_string(work.path().join("apply.log")).unwrap();
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("Interrupted"), "{output}");
+    let insts = state_instances(work.path());
+    assert_eq!(insts.len(), 1, "the server must be in the state:\n{output}");
+    assert_eq!(insts[0]["attributes"]["id"], json!(id));
+    assert_eq!(insts[0]["status"], json!("tainted"));
+    // The hung server can never be deleted through the API; clean up behind Terraform.
+    assert_eq!(
+        cloud.admin(reqwest::Method::DELETE, &format!("/instances/{id}"), None),
+        204
+    );
+}
