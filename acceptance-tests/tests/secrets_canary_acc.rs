@@ -549,7 +549,7 @@ output "id" {{
 
     if write_only {
         flow.places.add("state file", state_text);
-        flow.places.add("show -json (state)", shown.stdout.clone());
+        flow.places.add("state (show -json)", shown.stdout.clone());
         for (name, text) in saved_plans {
             flow.places.add(name, text);
         }
