@@ -155,7 +155,7 @@ fn workload_lifecycle_and_plan_time_errors() {
                 "CA certificate instead of the encryption certificate",
                 workload_config(&f, &w2, "", "intermediate.crt"),
             )
-            .expect_error(r"(?s)Unusable encryption certificate.*CA certificate"),
+            .expect_error(r"(?s)Unusable encryption certificate.*CA\s+certificate"),
             Step::config(
                 "unknown platform",
                 workload_config(&f, &w2, "platform = \"hpcs\"", "encryption.crt"),
