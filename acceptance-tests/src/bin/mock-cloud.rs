@@ -39,6 +39,10 @@ struct Args {
     /// Write one stderr line per request: method, path, status, duration.
     #[arg(long)]
     access_log: bool,
+    /// Append every access and refresh token IAM issues to this file (for tests that
+    /// search logs for them).
+    #[arg(long)]
+    issued_tokens_file: Option<PathBuf>,
 
     /// Milliseconds an instance stays `pending` after create.
     #[arg(long, default_value_t = 500)]
@@ -97,6 +101,7 @@ fn config(a: Args) -> Config {
     c.api_key = a.api_key;
     c.token_lifetime = Duration::from_secs(a.token_lifetime);
     c.access_log = a.access_log;
+    c.issued_tokens_file = a.issued_tokens_file;
     c.pki = if a.no_pki {
         PkiMode::Disabled
     } else {

@@ -101,9 +101,15 @@ pub async fn token(
         return ApiError::internal("token signing failed").into_response();
     };
     let access_token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig));
+    let refresh_token = format!("mock-refresh-{}", ids::uuid());
+    if let Some(path) = &app.issued_tokens_file {
+        if record_issued(path, &[&access_token, &refresh_token]).is_err() {
+            return ApiError::internal("recording the issued token failed").into_response();
+        }
+    }
     axum::Json(json!({
         "access_token": access_token,
-        "refresh_token": format!("mock-refresh-{}", ids::uuid()),
+        "refresh_token": refresh_token,
         "ims_user_id": 1234567,
         "token_type": "Bearer",
         "expires_in": lifetime,
@@ -111,6 +117,19 @@ pub async fn token(
         "scope": "ibm openid",
     }))
     .into_response()
+}
+
+/// Appends issued tokens to the test's wiretap file, one per line.
+fn record_issued(path: &std::path::Path, tokens: &[&str]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    for t in tokens {
+        writeln!(f, "{t}")?;
+    }
+    Ok(())
 }
 
 fn unauthorized(code: &'static str, message: &str) -> ApiError {

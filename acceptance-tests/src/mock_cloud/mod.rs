@@ -85,6 +85,9 @@ pub struct Config {
     pub pki: PkiMode,
     /// One stderr line per request (method, path, status, duration).
     pub access_log: bool,
+    /// Test wiretap: every access and refresh token IAM issues is appended here, one per
+    /// line, so a test can search logs for the exact tokens its provider received.
+    pub issued_tokens_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -100,6 +103,7 @@ impl Config {
             faults: Faults::default(),
             pki: PkiMode::LoadOrCreate,
             access_log: false,
+            issued_tokens_file: None,
         }
     }
 }
@@ -140,6 +144,7 @@ pub(crate) struct App {
     pub base: String,
     pub token_key: PKey<Private>,
     pub access_log: bool,
+    pub issued_tokens_file: Option<PathBuf>,
     pub consoles: console::ConsoleTokens,
     pub requests: counters::RequestCounters,
 }
@@ -202,6 +207,7 @@ impl App {
             base,
             token_key,
             access_log: config.access_log,
+            issued_tokens_file: config.issued_tokens_file,
             consoles: console::ConsoleTokens::default(),
             requests: counters::RequestCounters::default(),
         }))

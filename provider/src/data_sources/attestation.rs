@@ -280,6 +280,16 @@ fn audit(
         .at(AttrPath::attr("record"))
     })?;
     let parsed = attestation::parse_checksums(&text_record);
+    if parsed.entries.is_empty() {
+        // Every record the platform writes has checksum lines; without one, this is not a
+        // record (a truncated token, a wrong file) and nothing could be attested.
+        return Err(Diagnostic::error(
+            "Cannot read the attestation record",
+            "The record holds no checksum line (`<sha256 hex>  <name>`): it is not an \
+             attestation record, or it is a truncated or damaged one.",
+        )
+        .at(AttrPath::attr("record")));
+    }
     if let Some(contract) = text(config, "contract") {
         let found: Vec<Finding> =
             attestation::compare_with_contract(&parsed, contract).map_err(|e| {

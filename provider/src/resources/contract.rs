@@ -373,6 +373,23 @@ fn check_config(config: &Value, diags: &mut Diagnostics) {
     let expiry = get(config, "expiry");
     if !expiry.is_null() {
         let at = |name: &str| AttrPath::attr("expiry").then_attr(name);
+        // `integer` reads a fraction or a number beyond i64 as unknown: say so here, or
+        // such a value would pass the plan unchecked.
+        for name in ["days", "renew_before_days"] {
+            if get(expiry, name)
+                .as_number()
+                .is_some_and(|n| n.as_i64().is_none())
+            {
+                diags.error_at(
+                    at(name),
+                    "Invalid expiry",
+                    format!(
+                        "{name} must be a whole number of days, at most {}.",
+                        expiry::MAX_VALIDITY_DAYS
+                    ),
+                );
+            }
+        }
         if let Known::Value(days) = integer(expiry, "days") {
             if let Err(e) = ValidityDays::new(days) {
                 diags.error_at(at("days"), "Invalid expiry", e.to_string());

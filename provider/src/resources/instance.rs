@@ -44,6 +44,9 @@ use catalog::Catalog;
 pub const USER_DATA_MAX: usize = 65_536;
 /// The default of `contract_check_seconds`.
 pub const DEFAULT_CONTRACT_CHECK: Duration = Duration::from_secs(60);
+
+/// The longest `contract_check_seconds` accepted: one day (a guest decides in a minute).
+const MAX_CONTRACT_CHECK_SECONDS: f64 = 86_400.0;
 /// How long plan-time catalog checks may take.
 const PLAN_CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long a refresh or an import may take.
@@ -308,7 +311,12 @@ fn contract_check(v: &Value) -> Duration {
         .as_number()
         .and_then(Number::to_f64_lossy)
     {
-        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s),
+        // `try_`: a number too large for a Duration must not panic (validation refuses
+        // it, but this runs on stored state too).
+        Some(s) if s.is_finite() && s >= 0.0 => {
+            Duration::try_from_secs_f64(s.min(MAX_CONTRACT_CHECK_SECONDS))
+                .unwrap_or(DEFAULT_CONTRACT_CHECK)
+        }
         _ => DEFAULT_CONTRACT_CHECK,
     }
 }
@@ -582,11 +590,13 @@ impl Resource for Instance {
             }
         }
         if let Some(n) = get(config, "contract_check_seconds").as_number() {
-            if n.to_f64_lossy().is_none_or(|s| !s.is_finite() || s < 0.0) {
+            if n.to_f64_lossy()
+                .is_none_or(|s| !(0.0..=MAX_CONTRACT_CHECK_SECONDS).contains(&s))
+            {
                 diags.error_at(
                     AttrPath::attr("contract_check_seconds"),
                     "Invalid contract_check_seconds",
-                    "contract_check_seconds must be 0 or more.",
+                    "contract_check_seconds must be 0 to 86400 (one day).",
                 );
             }
         }
