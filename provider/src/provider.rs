@@ -451,7 +451,10 @@ mod tests {
         let gt_env = [("IBMCLOUD_GT_API_ENDPOINT", "http://127.0.0.1:7")];
         assert_eq!(tagging(&[], &gt_env), "http://127.0.0.1:7");
         assert_eq!(
-            tagging(&[("tagging_endpoint", Value::string("http://h:8"))], &gt_env),
+            tagging(
+                &[("tagging_endpoint", Value::string("http://h:8"))],
+                &gt_env
+            ),
             "http://h:8"
         );
         assert_eq!(public.api_key, "k");

@@ -262,7 +262,10 @@ impl Client {
         let (base, fixed): (&str, &[(&str, &str)]) = match service {
             Service::Vpc => (
                 &self.inner.vpc,
-                &[("version", self.inner.version.as_str()), ("generation", "2")],
+                &[
+                    ("version", self.inner.version.as_str()),
+                    ("generation", "2"),
+                ],
             ),
             Service::Tagging => (&self.inner.tagging, &[]),
         };

@@ -138,7 +138,9 @@ fn check_results(label: String, results: &TagResults) -> Result<(), Error> {
             message: format!(
                 "{}: {}",
                 r.resource_id,
-                r.message.as_deref().unwrap_or("the tagging service reported an error")
+                r.message
+                    .as_deref()
+                    .unwrap_or("the tagging service reported an error")
             ),
             ..Default::default()
         })
@@ -216,10 +218,9 @@ mod tests {
 
     #[test]
     fn a_result_marked_as_error_fails() {
-        let ok: TagResults = serde_json::from_str(
-            r#"{"results":[{"resource_id":"crn:v1:x","is_error":false}]}"#,
-        )
-        .unwrap();
+        let ok: TagResults =
+            serde_json::from_str(r#"{"results":[{"resource_id":"crn:v1:x","is_error":false}]}"#)
+                .unwrap();
         assert!(check_results("POST /v3/tags/attach".into(), &ok).is_ok());
         let bad: TagResults = serde_json::from_str(
             r#"{"results":[{"resource_id":"crn:v1:x","is_error":true,"message":"no such resource"}]}"#,

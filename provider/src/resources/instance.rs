@@ -131,11 +131,10 @@ fn schema() -> Schema {
                 "Secure boot, where the profile supports it; the profile's default when not \
                  set. Changes by stop, update, start.",
             ),
-            Attribute::optional("tags", Type::set(Type::String))
-                .describe(
-                    "User tags attached to the instance through the Global Tagging API \
+            Attribute::optional("tags", Type::set(Type::String)).describe(
+                "User tags attached to the instance through the Global Tagging API \
                      (provider `tagging_endpoint`). Read back on refresh; changes in place.",
-                ),
+            ),
             Attribute::optional("contract_check_seconds", Type::Number).describe(
                 "How long to watch a Hyper Protect guest after it reaches `running`: a guest \
                  that rejects its contract powers itself off, and a stop in this window fails \
