@@ -200,7 +200,13 @@ pub async fn list(
         Some(crn) if live_instance(&st, crn, now) => st.tags.get(crn).cloned().unwrap_or_default(),
         Some(_) => Vec::new(),
         None => {
-            let set: BTreeSet<String> = st.tags.values().flatten().cloned().collect();
+            // Tags of deleted instances are gone even before the next write purges them.
+            let set: BTreeSet<String> = st
+                .tags
+                .iter()
+                .filter(|(crn, _)| live_instance(&st, crn, now))
+                .flat_map(|(_, tags)| tags.iter().cloned())
+                .collect();
             set.into_iter().collect()
         }
     };
