@@ -29,6 +29,8 @@ pub const API_KEY_ENV: [&str; 2] = ["IC_API_KEY", "IBMCLOUD_API_KEY"];
 pub const REGION_ENV: [&str; 2] = ["IC_REGION", "IBMCLOUD_REGION"];
 pub const IAM_ENDPOINT_ENV: &str = "IBMCLOUD_IAM_API_ENDPOINT";
 pub const VPC_ENDPOINT_ENV: &str = "IBMCLOUD_IS_NG_API_ENDPOINT";
+/// The Global Tagging endpoint variable terraform-provider-ibm reads too.
+pub const TAGGING_ENDPOINT_ENV: &str = "IBMCLOUD_GT_API_ENDPOINT";
 /// Default `max_retries` (as IBM's provider).
 pub const DEFAULT_MAX_RETRIES: u32 = 10;
 
@@ -50,6 +52,7 @@ pub struct CloudSettings {
     iam_endpoint: String,
     /// `None`: IBM's public endpoint of the region.
     vpc_endpoint: Option<String>,
+    tagging_endpoint: String,
     resource_group: Option<String>,
     max_retries: u32,
     api_version: String,
@@ -67,6 +70,7 @@ impl std::fmt::Debug for CloudSettings {
             .field("region", &self.region)
             .field("iam_endpoint", &self.iam_endpoint)
             .field("vpc_endpoint", &self.vpc_endpoint)
+            .field("tagging_endpoint", &self.tagging_endpoint)
             .field("resource_group", &self.resource_group)
             .field("max_retries", &self.max_retries)
             .field("api_version", &self.api_version)
@@ -222,6 +226,9 @@ impl CloudSettings {
                 .or_else(|| from_env(&[IAM_ENDPOINT_ENV]))
                 .unwrap_or_else(|| cloud::DEFAULT_IAM_ENDPOINT.to_string()),
             vpc_endpoint: text("vpc_endpoint").or_else(|| from_env(&[VPC_ENDPOINT_ENV])),
+            tagging_endpoint: text("tagging_endpoint")
+                .or_else(|| from_env(&[TAGGING_ENDPOINT_ENV]))
+                .unwrap_or_else(|| cloud::DEFAULT_TAGGING_ENDPOINT.to_string()),
             resource_group: text("resource_group"),
             max_retries,
             api_version,
@@ -263,6 +270,7 @@ impl CloudSettings {
         if let Some(vpc) = &self.vpc_endpoint {
             config.vpc_endpoint = vpc.clone();
         }
+        config.tagging_endpoint = self.tagging_endpoint.clone();
         config.api_version = self.api_version.clone();
         config.retry.max_retries = self.max_retries;
         Ok(config)
@@ -304,6 +312,11 @@ fn provider_block() -> Block {
         Attribute::optional("vpc_endpoint", Type::String).describe(
             "VPC API endpoint. Defaults to the environment variable \
              `IBMCLOUD_IS_NG_API_ENDPOINT`, else `https://<region>.iaas.cloud.ibm.com`.",
+        ),
+        Attribute::optional("tagging_endpoint", Type::String).describe(
+            "Global Tagging API endpoint, through which `hyperprotect_instance.tags` are \
+             attached, read and detached. Defaults to the environment variable \
+             `IBMCLOUD_GT_API_ENDPOINT`, else `https://tags.global-search-tagging.cloud.ibm.com`.",
         ),
         Attribute::optional("resource_group", Type::String).describe(
             "Id of the resource group new instances go to when they set none. Defaults to the \
@@ -434,6 +447,25 @@ mod tests {
         .client_config()
         .unwrap();
         assert_eq!(public.vpc_endpoint, "https://jp-tok.iaas.cloud.ibm.com");
+        assert_eq!(public.tagging_endpoint, cloud::DEFAULT_TAGGING_ENDPOINT);
+        let tagging = |cfg: &[(&str, Value)], vars: &[(&str, &str)]| {
+            let mut all = vec![("IBMCLOUD_API_KEY", "k"), ("IBMCLOUD_REGION", "jp-tok")];
+            all.extend_from_slice(vars);
+            CloudSettings::resolve(&config(cfg), env(&all))
+                .unwrap()
+                .client_config()
+                .unwrap()
+                .tagging_endpoint
+        };
+        let gt_env = [("IBMCLOUD_GT_API_ENDPOINT", "http://127.0.0.1:7")];
+        assert_eq!(tagging(&[], &gt_env), "http://127.0.0.1:7");
+        assert_eq!(
+            tagging(
+                &[("tagging_endpoint", Value::string("http://h:8"))],
+                &gt_env
+            ),
+            "http://h:8"
+        );
         assert_eq!(public.api_key, "k");
     }
 

@@ -13,6 +13,8 @@
 //!   `POST /v1/instances/{id}/actions`, `GET /v1/instances/{id}/initialization`,
 //!   `POST /v1/instances/{id}/console_access_token`, and the serial console WebSocket
 //!   `GET /v1/instances/{id}/console?access_token=…` (see `console.rs`).
+//! - Global Tagging v3 (bearer token; see `tagging.rs`): `GET /v3/tags?attached_to=CRN`,
+//!   `POST /v3/tags/attach`, `POST /v3/tags/detach` (`tag_type=user`), tags kept per CRN.
 //! - Published platform certificates (no auth, never faulted; see [`published`]):
 //!   `GET /s390x-{patch}/ibm-hyper-protect-container-runtime-{major}-{minor}-s390x-{patch}-{kind}.crt`.
 //! - Test control (no auth, never faulted): `GET /_mock/instances/{id}/console` (text),
@@ -40,6 +42,7 @@ mod console;
 mod http;
 mod iam;
 mod instances;
+mod tagging;
 mod vpc;
 
 use std::net::SocketAddr;
@@ -341,6 +344,9 @@ fn router(app: Arc<App>) -> Router {
     let api = Router::new()
         .nest("/v1", v1)
         .route("/identity/token", post(iam::token))
+        .route("/v3/tags", get(tagging::list))
+        .route("/v3/tags/attach", post(tagging::attach))
+        .route("/v3/tags/detach", post(tagging::detach))
         // Authenticated by its access_token, not a bearer token, so outside the `/v1` guard.
         .route("/v1/instances/{id}/console", get(console::open))
         .layer(from_fn_with_state(app.clone(), http::fault_layer));

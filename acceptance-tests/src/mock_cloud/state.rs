@@ -234,6 +234,9 @@ pub struct State {
     pub subnets: BTreeMap<u64, Subnet>,
     pub keys: BTreeMap<u64, Key>,
     pub instances: BTreeMap<u64, Instance>,
+    /// Global Tagging user tags per CRN (sorted, lower case).
+    #[serde(default)]
+    pub tags: BTreeMap<String, Vec<String>>,
 }
 
 impl State {
@@ -248,6 +251,7 @@ impl State {
             subnets: BTreeMap::new(),
             keys: BTreeMap::new(),
             instances: BTreeMap::new(),
+            tags: BTreeMap::new(),
         }
     }
 
@@ -285,6 +289,10 @@ impl State {
     pub fn purge_gone(&mut self, now: i64) {
         self.instances
             .retain(|_, i| i.status_at(now) != Status::Gone);
+        // A deleted instance's tags go with it.
+        let live: std::collections::BTreeSet<&str> =
+            self.instances.values().map(|i| i.crn.as_str()).collect();
+        self.tags.retain(|crn, _| live.contains(crn.as_str()));
     }
 }
 

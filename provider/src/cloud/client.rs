@@ -19,6 +19,8 @@ use super::wait::PollBackoff;
 pub const DEFAULT_API_VERSION: &str = "2025-12-16";
 /// IBM's public IAM endpoint.
 pub const DEFAULT_IAM_ENDPOINT: &str = "https://iam.cloud.ibm.com";
+/// IBM's public Global Tagging endpoint (user tags of any resource, by CRN).
+pub const DEFAULT_TAGGING_ENDPOINT: &str = "https://tags.global-search-tagging.cloud.ibm.com";
 /// How long a wait lasts when the caller set no deadline (the resources' default timeout).
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
 
@@ -35,6 +37,8 @@ pub struct ClientConfig {
     pub iam_endpoint: String,
     /// VPC base (`https://us-south.iaas.cloud.ibm.com`), with or without `/v1`.
     pub vpc_endpoint: String,
+    /// Global Tagging base (`https://tags.global-search-tagging.cloud.ibm.com`).
+    pub tagging_endpoint: String,
     pub region: String,
     /// VPC `version` query parameter (`YYYY-MM-DD`).
     pub api_version: String,
@@ -50,6 +54,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("api_key", &"<sensitive>")
             .field("iam_endpoint", &self.iam_endpoint)
             .field("vpc_endpoint", &self.vpc_endpoint)
+            .field("tagging_endpoint", &self.tagging_endpoint)
             .field("region", &self.region)
             .field("api_version", &self.api_version)
             .field("retry", &self.retry)
@@ -65,6 +70,7 @@ impl ClientConfig {
             api_key: api_key.into(),
             iam_endpoint: DEFAULT_IAM_ENDPOINT.into(),
             vpc_endpoint: public_vpc_endpoint(&region),
+            tagging_endpoint: DEFAULT_TAGGING_ENDPOINT.into(),
             region,
             api_version: DEFAULT_API_VERSION.into(),
             retry: RetryPolicy::default(),
@@ -107,6 +113,8 @@ pub(crate) struct Inner {
     pub http: reqwest::Client,
     /// `…/v1`.
     pub vpc: String,
+    /// The Global Tagging base, without a trailing `/`.
+    pub tagging: String,
     pub region: String,
     pub version: String,
     pub retry: RetryPolicy,
@@ -128,6 +136,15 @@ pub(crate) enum Body {
     None,
     Json(Vec<u8>),
     MergePatch(Vec<u8>),
+}
+
+/// Which IBM Cloud API a request goes to: the base URL and the query every call carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Service {
+    /// `…/v1`, with `version` and `generation=2`.
+    Vpc,
+    /// The Global Tagging API (paths start with `/v3`), no extra query.
+    Tagging,
 }
 
 impl Client {
@@ -164,6 +181,7 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 vpc: parts.vpc,
+                tagging: parts.tagging,
                 region: parts.region,
                 version: parts.version,
                 retry: parts.retry,
@@ -226,8 +244,32 @@ impl Client {
         query: &[(&str, &str)],
         body: Body,
     ) -> Result<RawResponse, Error> {
+        self.call_service(Service::Vpc, method, path, query, body)
+            .await
+    }
+
+    /// One call to `service` (same token, retries, 401 refresh and error decoding as
+    /// every VPC call).
+    pub(crate) async fn call_service(
+        &self,
+        service: Service,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Body,
+    ) -> Result<RawResponse, Error> {
         let label = format!("{method} {path}");
-        let url = format!("{}{path}", self.inner.vpc);
+        let (base, fixed): (&str, &[(&str, &str)]) = match service {
+            Service::Vpc => (
+                &self.inner.vpc,
+                &[
+                    ("version", self.inner.version.as_str()),
+                    ("generation", "2"),
+                ],
+            ),
+            Service::Tagging => (&self.inner.tagging, &[]),
+        };
+        let url = format!("{base}{path}");
         // Safe to repeat after a lost answer: everything but POST (creates and actions).
         let idempotent = method != reqwest::Method::POST;
         let mut refreshed = false;
@@ -238,10 +280,7 @@ impl Client {
                     .inner
                     .http
                     .request(method.clone(), &url)
-                    .query(&[
-                        ("version", self.inner.version.as_str()),
-                        ("generation", "2"),
-                    ])
+                    .query(fixed)
                     .query(query)
                     .bearer_auth(&*token)
                     .header(reqwest::header::ACCEPT, "application/json")
@@ -337,6 +376,7 @@ impl Client {
 
 struct Parts {
     vpc: String,
+    tagging: String,
     region: String,
     version: String,
     retry: RetryPolicy,
@@ -346,6 +386,7 @@ struct Parts {
 fn config_parts(c: &ClientConfig) -> Parts {
     Parts {
         vpc: vpc_base(&c.vpc_endpoint),
+        tagging: with_scheme(&c.tagging_endpoint),
         region: c.region.clone(),
         version: c.api_version.clone(),
         retry: c.retry.clone(),

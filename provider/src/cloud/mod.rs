@@ -31,6 +31,9 @@
 //!   `get_subnet(id)`.
 //! - Serial console ([`console`]): `create_console_access_token(id, ConsoleType::Serial,
 //!   force)`, `read_serial_console(id, ConsoleLimits)` → the text.
+//! - User tags ([`tagging`], Global Tagging API v3, by CRN): `attach_tags(crn, &tags)`,
+//!   `detach_tags(crn, &tags)`, `list_tags(crn) -> BTreeSet<String>`;
+//!   [`tagging::tag_changes`] gives what to attach and detach.
 //!
 //! # Errors
 //! [`Error`]: `Api(ApiError)` (status, `errors[]` code/message, `trace`), `Iam`,
@@ -51,9 +54,12 @@ pub mod iam;
 pub mod instances;
 pub mod models;
 pub mod retry;
+pub mod tagging;
 pub mod wait;
 
-pub use client::{Client, ClientConfig, DEFAULT_API_VERSION, DEFAULT_IAM_ENDPOINT};
+pub use client::{
+    Client, ClientConfig, DEFAULT_API_VERSION, DEFAULT_IAM_ENDPOINT, DEFAULT_TAGGING_ENDPOINT,
+};
 pub use console::ConsoleLimits;
 pub use error::{ApiError, Error};
 pub use models::*;

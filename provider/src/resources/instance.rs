@@ -37,6 +37,7 @@ use crate::runtime::value::{Number, Type, Value};
 
 pub(crate) mod catalog;
 mod lifecycle;
+mod tags;
 
 use catalog::Catalog;
 
@@ -138,8 +139,10 @@ fn schema() -> Schema {
                 "Secure boot, where the profile supports it; the profile's default when not \
                  set. Changes by stop, update, start.",
             ),
-            Attribute::optional("tags", Type::set(Type::String))
-                .describe("User tags attached to the instance. Changes in place."),
+            Attribute::optional("tags", Type::set(Type::String)).describe(
+                "User tags attached to the instance through the Global Tagging API \
+                     (provider `tagging_endpoint`). Read back on refresh; changes in place.",
+            ),
             Attribute::optional("contract_check_seconds", Type::Number).describe(
                 "How long to watch a Hyper Protect guest after it reaches `running`: a guest \
                  that rejects its contract powers itself off, and a stop in this window fails \
@@ -676,7 +679,14 @@ impl Resource for Instance {
         match booted {
             Ok(api) => {
                 let se = self.secure_execution(&client, &api).await;
-                Outcome::ok(state_from(&api, config, se))
+                let mut state = state_from(&api, config, se);
+                let wanted: Vec<String> = tags::of(config).into_iter().flatten().collect();
+                if let Err(e) = client.attach_tags(&api.crn, &wanted).await {
+                    // Null tags: the next plan attaches them again.
+                    tags::set_in(&mut state, None);
+                    return Outcome::failed(state, tags::error(&api.id, "attach", &e));
+                }
+                Outcome::ok(state)
             }
             Err(d) => Outcome::failed(partial, d),
         }
@@ -704,7 +714,14 @@ impl Resource for Instance {
             Some(se) => se,
             None => self.secure_execution(&client, &api).await,
         };
-        let new = state_from(&api, &state, se);
+        let mut new = state_from(&api, &state, se);
+        // Managed tags are read back, so a tag changed out of band shows in the plan.
+        if tags::of(&state).is_some() {
+            match client.list_tags(&api.crn).await {
+                Ok(current) => tags::set_in(&mut new, Some(&current)),
+                Err(e) => return Outcome::failed(state, tags::error(&id, "read", &e)),
+            }
+        }
         if imported {
             Outcome::ok(new).with_private(IMPORTED.to_vec())
         } else {
@@ -766,7 +783,16 @@ impl Resource for Instance {
             },
         };
         // An update also takes in inputs the API never returns (after an import).
-        Outcome::ok(state_from(&api, config, se)).with_private(Vec::new())
+        let mut new = state_from(&api, config, se);
+        let wanted = tags::of(change.planned);
+        if tags::of(&prior) != wanted {
+            let wanted = wanted.unwrap_or_default();
+            if let Err(e) = tags::sync(&client, &api.crn, &wanted).await {
+                tags::set_in(&mut new, tags::of(&prior).as_ref());
+                return Outcome::failed(new, tags::error(&id, "update", &e));
+            }
+        }
+        Outcome::ok(new).with_private(Vec::new())
     }
 
     async fn delete(&self, ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
