@@ -121,6 +121,7 @@ print(json.dumps({
     "api_key": "quickstart",
     "iam_endpoint": url,
     "vpc_endpoint": url,
+    "tagging_endpoint": url,
     "certificate_base_url": url,
     "signing_key_file": f"{keys}/deployer.key",
     "auditor_public_key_file": f"{keys}/auditor.pub",

@@ -18,12 +18,14 @@ terraform {
 }
 
 # Null arguments fall back to the environment (IC_API_KEY, IC_REGION,
-# IBMCLOUD_IAM_API_ENDPOINT, IBMCLOUD_IS_NG_API_ENDPOINT) and then to IBM's public endpoints.
+# IBMCLOUD_IAM_API_ENDPOINT, IBMCLOUD_IS_NG_API_ENDPOINT, IBMCLOUD_GT_API_ENDPOINT) and then
+# to IBM's public endpoints.
 provider "hyperprotect" {
-  api_key      = var.api_key
-  region       = var.region
-  iam_endpoint = var.iam_endpoint
-  vpc_endpoint = var.vpc_endpoint
+  api_key          = var.api_key
+  region           = var.region
+  iam_endpoint     = var.iam_endpoint
+  vpc_endpoint     = var.vpc_endpoint
+  tagging_endpoint = var.tagging_endpoint
 }
 
 module "workload_provider" {

@@ -23,6 +23,12 @@ variable "vpc_endpoint" {
   default     = null
 }
 
+variable "tagging_endpoint" {
+  description = "Global Tagging API endpoint (the server's tags): mock-cloud's URL, or null for IBM's."
+  type        = string
+  default     = null
+}
+
 variable "certificate_base_url" {
   description = "Where encryption certificates are published in IBM's layout: mock-cloud's URL, or null for IBM's location."
   type        = string
