@@ -338,8 +338,11 @@ resource "hyperprotect_instance" "fleet" {{
     let instant_data = work.path().join("instant-mock");
     std::fs::create_dir_all(&instant_data).unwrap();
     std::fs::create_dir_all(instant_data.join("pki")).unwrap();
+    // The keys only: the emulator derives everything else (published certificates) from them.
     for f in std::fs::read_dir(data.join("pki")).unwrap().flatten() {
-        std::fs::copy(f.path(), instant_data.join("pki").join(f.file_name())).unwrap();
+        if f.path().is_file() {
+            std::fs::copy(f.path(), instant_data.join("pki").join(f.file_name())).unwrap();
+        }
     }
     let instant = start_mock(
         &instant_data,
