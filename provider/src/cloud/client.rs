@@ -1,5 +1,5 @@
 //! The VPC API client: settings, the request path every call takes (bearer token,
-//! `version` + `generation=2`, retries, one token refresh on 401, error decoding) and
+//! `version` + `generation=2`, retries, a token refresh on 401 (bounded), error decoding) and
 //! paging through `next` links.
 
 use std::future::Future;
@@ -28,6 +28,9 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(30 * 60);
 pub fn public_vpc_endpoint(region: &str) -> String {
     format!("https://{region}.iaas.cloud.ibm.com")
 }
+
+/// How many new IAM tokens one call may fetch after 401 answers before it gives up.
+const MAX_TOKEN_REFRESHES_PER_CALL: u32 = 3;
 
 /// What a [`Client`] needs. `Debug` hides the API key.
 #[derive(Clone)]
@@ -272,7 +275,10 @@ impl Client {
         let url = format!("{base}{path}");
         // Safe to repeat after a lost answer: everything but POST (creates and actions).
         let idempotent = method != reqwest::Method::POST;
-        let mut refreshed = false;
+        // A 401 means the token was revoked or expired early: fetch a new one and try again.
+        // More than once, because a call that spends seconds retrying 429s can outlive a new
+        // token too; bounded, because a token the API never accepts must end the call.
+        let mut refreshes = 0;
         loop {
             let token = self.inner.tokens.bearer(self.deadline).await?;
             let resp = with_retries(&self.inner.retry, self.deadline, &label, || {
@@ -306,10 +312,10 @@ impl Client {
             })?;
             match resp.status {
                 200..=299 => return Ok(resp),
-                401 if !refreshed => {
-                    tracing::debug!(request = %label, "401: refreshing the IAM token once");
+                401 if refreshes < MAX_TOKEN_REFRESHES_PER_CALL => {
+                    tracing::debug!(request = %label, "401: refreshing the IAM token");
                     self.inner.tokens.invalidate(&token);
-                    refreshed = true;
+                    refreshes += 1;
                 }
                 status => {
                     let e = ApiError::from_body(label, status, &resp.body);

@@ -43,8 +43,8 @@
 //!
 //! # Behaviour
 //! Every VPC call carries `version` and `generation=2`; lists follow `next`; 429 and 5xx
-//! (not 501) are retried ([`retry`]); a 401 refreshes the IAM token once ([`iam`]); enums
-//! decode unknown values to `Other(String)` ([`models`]).
+//! (not 501) are retried ([`retry`]); a 401 refreshes the IAM token, at most 3 times a call
+//! ([`iam`]); enums decode unknown values to `Other(String)` ([`models`]).
 
 pub mod catalog;
 pub mod client;
