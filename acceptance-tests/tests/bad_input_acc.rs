@@ -59,7 +59,7 @@ fn diagnosed_at(blocks: &[&str], config: &str, address: &str, attribute: &str) -
 }
 
 #[test]
-fn malformed_values_get_a_diagnostic_at_their_attribute_and_never_a_crash() {
+fn test_acc_malformed_values_get_a_diagnostic_at_their_attribute_and_never_a_crash() {
     if !acceptance_enabled("malformed_values_get_a_diagnostic_at_their_attribute") {
         return;
     }

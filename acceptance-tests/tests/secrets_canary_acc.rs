@@ -197,7 +197,7 @@ fn version_at_least_1_11(version_line: &str) -> bool {
 }
 
 #[test]
-fn no_canary_in_any_log_output_or_diagnostic() {
+fn test_acc_no_canary_in_any_log_output_or_diagnostic() {
     if !acceptance_enabled("no_canary_in_any_log_output_or_diagnostic") {
         return;
     }
