@@ -10,8 +10,8 @@ mod fixtures;
 use std::sync::Arc;
 
 use acceptance_tests::harness::{
-    acceptance_enabled, Import, ImportId, PlanJson, ProviderUnderTest, StateJson, Step, Terraform,
-    TestCase, WorkDir,
+    acceptance_enabled, terraform_version, Import, ImportId, PlanJson, ProviderUnderTest,
+    StateJson, Step, Terraform, TestCase, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::RsaBits;
 use fixtures::{env_yaml, provider_block, workload_yaml, Fixtures, PASSPHRASE};
@@ -537,7 +537,10 @@ fn test_acc_write_only_inputs_need_terraform_1_11() {
     }
     let terraform = Terraform::locate().unwrap();
     let version = terraform.version();
-    if !is_older_than_1_11(&version) {
+    if terraform_version()
+        .expect("Terraform version")
+        .supports_write_only()
+    {
         eprintln!("write_only_inputs_need_terraform_1_11: skipped on {version}");
         return;
     }
@@ -589,13 +592,6 @@ resource "hyperprotect_encrypted_text" "t" {{
             run.output()
         );
     }
-}
-
-pub fn is_older_than_1_11(version_line: &str) -> bool {
-    let v = version_line.trim_start_matches("Terraform v");
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
-    (major, minor) < (1, 11)
 }
 
 /// Lines of the provider's debug log that record a section encryption.

@@ -10,7 +10,9 @@
 #[path = "support/contract_fixtures.rs"]
 mod fixtures;
 
-use acceptance_tests::harness::{acceptance_enabled, ProviderUnderTest, Terraform, WorkDir};
+use acceptance_tests::harness::{
+    acceptance_enabled, terraform_version, ProviderUnderTest, Terraform, WorkDir,
+};
 use acceptance_tests::mock_cloud::pki::RsaBits;
 use fixtures::{
     decrypt_with_openssl, env_yaml, provider_block, section, sections, verify_with_openssl,
@@ -158,12 +160,6 @@ fn test_acc_workload_provider_and_deployer_as_separate_modules() {
     );
 }
 
-fn older_than_1_11(version_line: &str) -> bool {
-    let v = version_line.trim_start_matches("Terraform v");
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) < (1, 11)
-}
-
 /// Write-only env and signing key (Terraform ≥ 1.11): nothing of either reaches state, a
 /// saved plan or `show -json`; bumping `env_wo_version` plans a new contract.
 #[test]
@@ -173,7 +169,10 @@ fn test_acc_write_only_secrets_stay_out_of_state() {
     }
     let terraform = Terraform::locate().unwrap();
     let version = terraform.version();
-    if older_than_1_11(&version) {
+    if !terraform_version()
+        .expect("Terraform version")
+        .supports_write_only()
+    {
         eprintln!(
             "write_only_secrets_stay_out_of_state: skipped, {version} has no write-only \
              attributes (set TF_ACC_TERRAFORM_PATH to Terraform ≥ 1.11)"

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use acceptance_tests::harness::{
-    acceptance_enabled, built_binary, ProviderUnderTest, Run, Terraform, WorkDir,
+    acceptance_enabled, built_binary, terraform_version, ProviderUnderTest, Run, Terraform, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use openssl::pkey::{PKey, Private};
@@ -190,12 +190,6 @@ impl Flow {
     }
 }
 
-fn version_at_least_1_11(version_line: &str) -> bool {
-    let v = version_line.trim_start_matches("Terraform v");
-    let mut parts = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (1, 11)
-}
-
 #[test]
 fn test_acc_no_canary_in_any_log_output_or_diagnostic() {
     if !acceptance_enabled("no_canary_in_any_log_output_or_diagnostic") {
@@ -203,7 +197,9 @@ fn test_acc_no_canary_in_any_log_output_or_diagnostic() {
     }
     let terraform = Terraform::locate().unwrap();
     let version = terraform.version();
-    let write_only = version_at_least_1_11(&version);
+    let write_only = terraform_version()
+        .expect("Terraform version")
+        .supports_write_only();
     let tag = random_tag();
     let secret = |what: &str| format!("cnry{what}{tag}");
 
