@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use super::error::{ApiError, Error};
 use super::iam::{FetchToken, IamFetcher, TokenCache};
+use super::pace::Paces;
 use super::retry::{parse_retry_after, with_retries, Attempt, RawResponse, RetryPolicy};
 use super::wait::PollBackoff;
 
@@ -122,6 +123,8 @@ pub(crate) struct Inner {
     pub version: String,
     pub retry: RetryPolicy,
     pub poll: PollBackoff,
+    /// Poll timing learned by this client's waits, shared by its clones.
+    pub paces: Paces,
     pub tokens: TokenCache,
 }
 
@@ -189,6 +192,7 @@ impl Client {
                 version: parts.version,
                 retry: parts.retry,
                 poll: parts.poll,
+                paces: Paces::default(),
                 tokens: TokenCache::new(fetcher),
             }),
             deadline: None,

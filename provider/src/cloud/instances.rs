@@ -13,6 +13,7 @@ use super::error::Error;
 use super::models::{
     ActionType, Instance, InstanceAction, InstancePatch, InstancePrototype, InstanceStatus,
 };
+use super::pace::Transition;
 use super::wait::poll_until;
 
 /// How far the cloud's clock may be behind ours when a create whose answer was lost is
@@ -188,9 +189,35 @@ impl Client {
         targets: &[InstanceStatus],
         cancel: impl Future<Output = ()>,
     ) -> Result<Instance, Error> {
+        self.wait_for_status_of(id, targets, None, cancel).await
+    }
+
+    /// Polls a new instance until it is `running` (as [`Client::wait_for_instance_status`]),
+    /// on the timing earlier creates of this client saw ([`super::pace`]).
+    pub async fn wait_for_instance_created(
+        &self,
+        id: &str,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Instance, Error> {
+        self.wait_for_status_of(
+            id,
+            &[InstanceStatus::Running],
+            Some(Transition::Create),
+            cancel,
+        )
+        .await
+    }
+
+    async fn wait_for_status_of(
+        &self,
+        id: &str,
+        targets: &[InstanceStatus],
+        transition: Option<Transition>,
+        cancel: impl Future<Output = ()>,
+    ) -> Result<Instance, Error> {
         let names: Vec<&str> = targets.iter().map(InstanceStatus::as_str).collect();
         let what = format!("instance {id} to be {}", names.join(" or "));
-        self.wait_until(&what, cancel, || async {
+        let poll = || async {
             let inst = self.get_instance(id).await?;
             if targets.contains(&inst.status) {
                 return Ok(ControlFlow::Break(inst));
@@ -202,8 +229,11 @@ impl Client {
                 });
             }
             Ok(ControlFlow::Continue(()))
-        })
-        .await
+        };
+        match transition {
+            Some(t) => self.wait_paced(t, &what, cancel, poll).await,
+            None => self.wait_until(&what, cancel, poll).await,
+        }
     }
 
     /// Polls until `GET` answers 404.
@@ -213,7 +243,7 @@ impl Client {
         cancel: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let what = format!("instance {id} to be deleted");
-        self.wait_until(&what, cancel, || async {
+        self.wait_paced(Transition::Delete, &what, cancel, || async {
             Ok(match self.find_instance(id).await? {
                 None => ControlFlow::Break(()),
                 Some(_) => ControlFlow::Continue(()),
@@ -303,8 +333,14 @@ impl Client {
                 })
                 .await?;
         }
+        let transition = match action {
+            ActionType::Start => Some(Transition::Start),
+            ActionType::Stop => Some(Transition::Stop),
+            ActionType::Reboot => Some(Transition::Reboot),
+            ActionType::Other(_) => None,
+        };
         match target {
-            Some(t) => self.wait_for_instance_status(id, &[t], cancel).await,
+            Some(t) => self.wait_for_status_of(id, &[t], transition, cancel).await,
             None => self.get_instance(id).await,
         }
     }

@@ -20,11 +20,13 @@
 //!   `delete_instance(id)` (202/204/404 = ok), `create_instance_action(id, ActionType, force)`.
 //! - Waits (pass `ctx.stopped()` as `cancel`): `wait_for_instance_status(id, &[statuses],
 //!   cancel)` (`failed` → [`Error::InstanceFailed`] with reasons),
-//!   `wait_for_instance_deleted(id, cancel)`, `watch_for_stop(id, window, cancel) ->
+//!   `wait_for_instance_created(id, cancel)`, `wait_for_instance_deleted(id, cancel)`, `watch_for_stop(id, window, cancel) ->
 //!   Option<Instance>` (contract rejection check), `run_instance_action(id, action, force,
 //!   cancel)` (409 waits for a legal state; ends at `running`/`stopped`),
 //!   `delete_instance_and_wait(id, cancel)` (409 conflict waits and retries).
-//!   Generic: [`wait::poll_until`].
+//!   Generic: [`wait::poll_until`]. The create, action and delete waits learn from each
+//!   other when to poll ([`pace`]): in a fleet the first wait of a kind polls blind, the
+//!   rest poll around the time it saw the change.
 //! - Catalog ([`catalog`]): `list_regions()`, `list_zones(None | Some(region))`,
 //!   `list_instance_profiles()`, `get_instance_profile(name)`, `list_images(filters)`,
 //!   `get_image(id)`, `list_vpcs()`, `get_vpc(id)`, `list_subnets(Some(vpc_id))`,
@@ -53,6 +55,7 @@ pub mod error;
 pub mod iam;
 pub mod instances;
 pub mod models;
+pub mod pace;
 pub mod retry;
 pub mod tagging;
 pub mod wait;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::error::Error;
+use super::pace::{Bracket, Schedule, Transition};
 
 /// How often to poll.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,8 +51,27 @@ pub async fn poll_until<T, F, Fut, C>(
     backoff: &PollBackoff,
     deadline: Instant,
     cancel: C,
-    mut poll: F,
+    poll: F,
 ) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<ControlFlow<T>, Error>>,
+    C: Future<Output = ()>,
+{
+    poll_on_schedule(what, Schedule::blind(backoff), deadline, cancel, poll)
+        .await
+        .map(|(v, _)| v)
+}
+
+/// [`poll_until`] on `schedule`; also returns when the last poll that saw no change and
+/// the one that saw it were sent, as offsets from the start (for [`super::pace`]).
+pub async fn poll_on_schedule<T, F, Fut, C>(
+    what: &str,
+    mut schedule: Schedule,
+    deadline: Instant,
+    cancel: C,
+    mut poll: F,
+) -> Result<(T, Bracket), Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<ControlFlow<T>, Error>>,
@@ -59,7 +79,7 @@ where
 {
     let started = Instant::now();
     let work = async {
-        let mut n = 0u32;
+        let mut not_done_at = Duration::ZERO;
         loop {
             let now = Instant::now();
             if now >= deadline {
@@ -68,12 +88,22 @@ where
                     waited: now - started,
                 });
             }
-            let wake = (now + backoff.delay(n)).min(deadline);
-            tokio::time::sleep_until(wake).await;
-            n += 1;
-            if let ControlFlow::Break(v) = poll().await? {
-                return Ok(v);
+            let wake = (started + schedule.next_offset(now - started)).min(deadline);
+            tokio::select! {
+                () = tokio::time::sleep_until(wake) => {}
+                // Another wait of the kind finished: plan again from what it saw.
+                () = schedule.replanned(started) => continue,
             }
+            let sent_at = Instant::now() - started;
+            schedule.polled(sent_at);
+            if let ControlFlow::Break(v) = poll().await? {
+                let seen = Bracket {
+                    not_done_at,
+                    done_at: sent_at,
+                };
+                return Ok((v, seen));
+            }
+            not_done_at = sent_at;
         }
     };
     tokio::select! {
@@ -93,6 +123,38 @@ impl super::client::Client {
     {
         poll_until(what, &self.inner.poll, self.wait_deadline(), cancel, poll).await
     }
+
+    /// [`Client::wait_until`] for a wait of kind `transition`: polls where earlier waits of
+    /// that kind saw the change happen, and records what this one saw ([`super::pace`]).
+    pub async fn wait_paced<T, F, Fut, C>(
+        &self,
+        transition: Transition,
+        what: &str,
+        cancel: C,
+        poll: F,
+    ) -> Result<T, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<ControlFlow<T>, Error>>,
+        C: Future<Output = ()>,
+    {
+        let paces = &self.inner.paces;
+        let schedule = paces.schedule(transition, &self.inner.poll, random_phase());
+        let (v, seen) =
+            poll_on_schedule(what, schedule, self.wait_deadline(), cancel, poll).await?;
+        paces.record(transition, seen);
+        Ok(v)
+    }
+}
+
+/// A phase in [½, 1] for [`super::pace::Paces::schedule`], so concurrent waits do not poll
+/// in lockstep.
+fn random_phase() -> f64 {
+    let mut b = [0u8; 2];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        return 1.0;
+    }
+    0.5 + f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX) / 2.0
 }
 
 #[cfg(test)]
@@ -198,5 +260,90 @@ mod tests {
         )
         .await;
         assert_eq!(r.unwrap_err().to_string(), "boom");
+    }
+
+    /// Waits on `schedule` for a change that happens 1 s after `start`: when it was seen (from
+    /// `start`), the wait's bracket, and how many polls it took.
+    async fn wait_for_change_at_one_second(
+        schedule: Schedule,
+        start: Instant,
+    ) -> (Duration, Bracket, u32) {
+        let mut polls = 0;
+        let (seen_at, bracket) = poll_on_schedule(
+            "the change",
+            schedule,
+            start + Duration::from_secs(60),
+            std::future::pending(),
+            || {
+                polls += 1;
+                let elapsed = Instant::now() - start;
+                async move {
+                    Ok(if elapsed >= Duration::from_secs(1) {
+                        ControlFlow::Break(elapsed)
+                    } else {
+                        ControlFlow::Continue(())
+                    })
+                }
+            },
+        )
+        .await
+        .unwrap();
+        (seen_at, bracket, polls)
+    }
+
+    /// Three waits in a row for a change that takes 1 s: the first polls blind and sees it
+    /// 188 ms late, the ones after it poll inside what it learned and see it sooner, for no
+    /// more polls.
+    #[tokio::test(start_paused = true)]
+    async fn later_waits_of_a_kind_see_the_change_sooner() {
+        use super::super::pace::Paces;
+        let paces = Paces::default();
+        let mut late = Vec::new();
+        let mut polls = Vec::new();
+        for _ in 0..3 {
+            let start = Instant::now();
+            let schedule =
+                Schedule::learned(&PollBackoff::default(), paces.bracket(Transition::Delete));
+            let (seen_at, bracket, n) = wait_for_change_at_one_second(schedule, start).await;
+            paces.record(Transition::Delete, bracket);
+            late.push((seen_at - Duration::from_secs(1)).as_millis());
+            polls.push(n);
+        }
+        assert_eq!(late, [188, 48, 13]);
+        assert_eq!(polls, [3, 3, 3]);
+    }
+
+    /// Ten waits started together, each on a differently phased blind backoff, for a change
+    /// that takes 1 s: the first to see it tells the others, which look at once, so none
+    /// sees it more than 20 ms late (in lockstep on the plain backoff, all would be 188 ms
+    /// late), for no more polls.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_waits_tell_each_other_when_the_change_came() {
+        use super::super::pace::Paces;
+        let paces = Arc::new(Paces::default());
+        let start = Instant::now();
+        let waits: Vec<_> = (0..10)
+            .map(|i| {
+                let paces = paces.clone();
+                tokio::spawn(async move {
+                    let phase = 0.5 + 0.05 * f64::from(i);
+                    let schedule =
+                        paces.schedule(Transition::Delete, &PollBackoff::default(), phase);
+                    let (seen_at, bracket, polls) =
+                        wait_for_change_at_one_second(schedule, start).await;
+                    paces.record(Transition::Delete, bracket);
+                    (seen_at, polls)
+                })
+            })
+            .collect();
+        let mut late = Vec::new();
+        let mut polls = 0;
+        for w in waits {
+            let (seen_at, n) = w.await.unwrap();
+            late.push((seen_at - Duration::from_secs(1)).as_millis());
+            polls += n;
+        }
+        assert!(late.iter().all(|&ms| ms <= 20), "{late:?}");
+        assert!(polls <= 40, "{polls} polls");
     }
 }

@@ -49,7 +49,7 @@ pub fn wait_error(id: &str, doing: &str, e: Error) -> Diagnostic {
 /// Waits for `running` (`failed` is an error with the status reasons).
 pub async fn wait_running(ctx: &Ctx, client: &Client, id: &str) -> Result<Instance, Diagnostic> {
     client
-        .wait_for_instance_status(id, &[InstanceStatus::Running], ctx.stopped())
+        .wait_for_instance_created(id, ctx.stopped())
         .await
         .map_err(|e| wait_error(id, "waiting for", e))
 }
