@@ -12,7 +12,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,10 +40,10 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// `target/debug`, where the script builds the provider and mock-cloud.
+/// `target/debug` or `target/release`, where the script builds the provider and mock-cloud.
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("exe");
-    // target/debug/examples/instance_fleet → target/debug
+    // target/<profile>/examples/instance_fleet → target/<profile>
     exe.parent()
         .and_then(Path::parent)
         .expect("target dir")
@@ -84,6 +84,76 @@ fn start_mock(data: &Path, extra: &[&str]) -> Mock {
     Mock { child, url, log }
 }
 
+fn unix_ms() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// One access-log line: (method, path, status, arrival in Unix ms, time to answer in ms).
+fn parse_access(line: &str) -> Option<(&str, &str, u16, f64, f64)> {
+    let rest = line.strip_prefix("mock-cloud: ")?;
+    let mut f = rest.split(' ');
+    let (method, path, status) = (f.next()?, f.next()?, f.next()?.parse().ok()?);
+    let took = f.next()?.strip_suffix("ms")?.parse().ok()?;
+    let at = f.find_map(|w| w.strip_prefix("at="))?.parse().ok()?;
+    Some((method, path, status, at, took))
+}
+
+/// Where a destroy's time goes, from its access-log lines: Terraform's start to the first
+/// DELETE (start-up and refresh), each instance's DELETE to the GET that saw it gone (the
+/// deletion itself takes `DELETE_DELAY`: the rest is how late the wait noticed), and the
+/// last of those to Terraform's exit.
+fn destroy_timeline(log: &Path, from: usize, run: &Run) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<_> = text[from.min(text.len())..]
+        .lines()
+        .filter_map(parse_access)
+        .collect();
+    let rel = |at: f64| (at - run.started_unix_ms) / 1000.0;
+    let Some(first_delete) = lines.iter().find(|l| l.0 == "DELETE").map(|l| rel(l.3)) else {
+        return;
+    };
+    let before: Vec<(f64, f64)> = lines
+        .iter()
+        .map(|l| (rel(l.3), l.4))
+        .filter(|(t, _)| *t < first_delete)
+        .collect();
+    if let (Some(a), Some(b)) = (before.first(), before.last()) {
+        let answering = before.iter().map(|c| c.1).sum::<f64>() / before.len() as f64;
+        println!(
+            "destroy start-up: {} calls before the first DELETE, from {:.2} s to {:.2} s, mock-cloud answered each in {answering:.1} ms on average",
+            before.len(),
+            a.0,
+            b.0
+        );
+    }
+    let mut seen_gone = Vec::new();
+    let mut last_gone = 0.0f64;
+    for (_, path, status, at, _) in lines.iter().filter(|l| l.0 == "DELETE") {
+        let deleted = rel(*at);
+        if *status >= 300 {
+            continue;
+        }
+        if let Some(gone) = lines
+            .iter()
+            .filter(|l| l.0 == "GET" && l.1 == *path && l.2 == 404 && rel(l.3) > deleted)
+            .map(|l| rel(l.3))
+            .next()
+        {
+            seen_gone.push(gone - deleted);
+            last_gone = last_gone.max(gone);
+        }
+    }
+    let mean = seen_gone.iter().sum::<f64>() / seen_gone.len().max(1) as f64;
+    let max = seen_gone.iter().cloned().fold(0.0, f64::max);
+    println!(
+        "destroy timeline: first DELETE at {first_delete:.2} s (start-up + refresh); DELETE → seen gone: mean {mean:.3} s, max {max:.3} s over {} (deletion takes {DELETE_DELAY} s); last seen gone at {last_gone:.2} s; Terraform exited at {:.2} s",
+        seen_gone.len(),
+        run.secs
+    );
+}
+
 /// (VPC API calls, IAM token calls) in the access log from byte `from` on.
 fn count_calls(log: &Path, from: usize) -> (usize, usize, usize) {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -96,18 +166,41 @@ fn count_calls(log: &Path, from: usize) -> (usize, usize, usize) {
     (vpc, iam, text.len())
 }
 
-/// Peak RSS (KiB) of any `terraform-provider-hyperprotect` process while `running` is set.
-fn watch_rss(running: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+/// What the provider processes of one Terraform run used, sampled every 100 ms.
+#[derive(Default)]
+struct ProviderUsage {
+    /// Peak RSS (KiB) of any one process.
+    peak_rss_kib: u64,
+    /// CPU time (user + system, clock ticks) per provider process, as last sampled.
+    cpu_ticks: std::collections::HashMap<u32, u64>,
+    /// The same for Terraform's own processes.
+    terraform_cpu_ticks: std::collections::HashMap<u32, u64>,
+}
+
+impl ProviderUsage {
+    /// CPU seconds over all processes (at 100 ticks a second; the last < 100 ms of each
+    /// process are not seen).
+    fn cpu_secs(&self) -> f64 {
+        self.cpu_ticks.values().sum::<u64>() as f64 / 100.0
+    }
+
+    fn terraform_cpu_secs(&self) -> f64 {
+        self.terraform_cpu_ticks.values().sum::<u64>() as f64 / 100.0
+    }
+}
+
+/// Samples every `terraform-provider-hyperprotect` (and `terraform`) process while `running`
+/// is set.
+fn watch_provider(running: Arc<AtomicBool>) -> std::thread::JoinHandle<ProviderUsage> {
     std::thread::spawn(move || {
+        let mut usage = ProviderUsage::default();
         while running.load(Ordering::Relaxed) {
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let status =
                     std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-                if !status
-                    .lines()
-                    .next()
-                    .is_some_and(|l| l.contains("terraform-provi"))
-                {
+                let name = status.lines().next().unwrap_or_default();
+                let is_terraform = name == "Name:\tterraform";
+                if !is_terraform && !name.contains("terraform-provi") {
                     continue;
                 }
                 let rss = status
@@ -115,10 +208,34 @@ fn watch_rss(running: Arc<AtomicBool>, peak: Arc<AtomicU64>) -> std::thread::Joi
                     .find_map(|l| l.strip_prefix("VmRSS:"))
                     .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
                     .unwrap_or(0);
-                peak.fetch_max(rss, Ordering::Relaxed);
+                if !is_terraform {
+                    usage.peak_rss_kib = usage.peak_rss_kib.max(rss);
+                }
+                // /proc/PID/stat: utime and stime are fields 14 and 15, i.e. the 12th and
+                // 13th after the ")" that ends the command name.
+                let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                let ticks: u64 = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| {
+                        rest.split_whitespace()
+                            .skip(11)
+                            .take(2)
+                            .filter_map(|f| f.parse::<u64>().ok())
+                            .sum()
+                    })
+                    .unwrap_or(0);
+                let pid = entry.file_name().to_str().and_then(|p| p.parse().ok());
+                if let Some(pid) = pid {
+                    if is_terraform {
+                        usage.terraform_cpu_ticks.insert(pid, ticks);
+                    } else {
+                        usage.cpu_ticks.insert(pid, ticks);
+                    }
+                }
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        usage
     })
 }
 
@@ -154,8 +271,10 @@ fn fetch(url: &str, path: &str) -> serde_json::Value {
 }
 
 struct Run {
+    /// Unix time (ms) when Terraform was started, to place access-log lines on its timeline.
+    started_unix_ms: f64,
     secs: f64,
-    rss_kib: u64,
+    provider: ProviderUsage,
     code: i32,
     output: String,
 }
@@ -163,9 +282,9 @@ struct Run {
 fn terraform(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
     let tf = std::env::var("TF_ACC_TERRAFORM_PATH").expect("TF_ACC_TERRAFORM_PATH");
     let running = Arc::new(AtomicBool::new(true));
-    let peak = Arc::new(AtomicU64::new(0));
-    let watcher = watch_rss(running.clone(), peak.clone());
+    let watcher = watch_provider(running.clone());
     let started = Instant::now();
+    let started_unix_ms = unix_ms();
     let out = Command::new(tf)
         .args(args)
         .current_dir(dir)
@@ -177,10 +296,11 @@ fn terraform(dir: &Path, env: &[(String, String)], args: &[&str]) -> Run {
         .expect("run terraform");
     let secs = started.elapsed().as_secs_f64();
     running.store(false, Ordering::Relaxed);
-    let _ = watcher.join();
+    let provider = watcher.join().unwrap_or_default();
     Run {
+        started_unix_ms,
         secs,
-        rss_kib: peak.load(Ordering::Relaxed),
+        provider,
         code: out.status.code().unwrap_or(-1),
         output: format!(
             "{}{}",
@@ -386,6 +506,7 @@ resource "hyperprotect_instance" "fleet" {{
     let destroy = terraform(&tf_dir, &env, &destroy_args);
     assert_eq!(destroy.code, 0, "{}", destroy.output);
     let (destroy_vpc, destroy_iam, _) = count_calls(&mock.log, offset);
+    destroy_timeline(&mock.log, offset, &destroy);
     let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
 
     let waves = n.div_ceil(parallelism) as f64;
@@ -416,12 +537,14 @@ resource "hyperprotect_instance" "fleet" {{
         ("destroy", &destroy, destroy_floor, destroy_vpc, destroy_iam),
     ] {
         println!(
-            "{what}: {:.2} s, floor {:.2} s, ratio {:.3}; VPC calls {vpc} ({:.2} per instance), IAM token calls {iam}; provider peak RSS {:.1} MiB",
+            "{what}: {:.2} s, floor {:.2} s, ratio {:.3}; VPC calls {vpc} ({:.2} per instance), IAM token calls {iam}; provider peak RSS {:.1} MiB, CPU: provider {:.2} s, Terraform {:.2} s",
             run.secs,
             floor,
             run.secs / floor,
             vpc as f64 / n as f64,
-            run.rss_kib as f64 / 1024.0
+            run.provider.peak_rss_kib as f64 / 1024.0,
+            run.provider.cpu_secs(),
+            run.provider.terraform_cpu_secs()
         );
     }
 }

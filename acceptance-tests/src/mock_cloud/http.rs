@@ -160,10 +160,14 @@ fn lost_answer(resp: Response) -> Response {
 }
 
 /// Echoes `X-Request-Id` and, with `Config::access_log`, writes one stderr line per request
-/// (method, path, status, duration; never headers, query values or bodies).
+/// (method, path, status, duration, and the Unix time in ms when the request arrived, for
+/// benchmarks' timelines; never headers, query values or bodies).
 pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let request_id = req.headers().get("x-request-id").cloned();
     let started = std::time::Instant::now();
+    let arrived_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     app.requests.record(method.as_str(), &path);
@@ -173,7 +177,7 @@ pub async fn request_meta(State(app): State<Arc<App>>, req: Request, next: Next)
     }
     if app.access_log {
         eprintln!(
-            "mock-cloud: {method} {path} {} {:.1}ms",
+            "mock-cloud: {method} {path} {} {:.1}ms at={arrived_unix_ms}",
             resp.status().as_u16(),
             started.elapsed().as_secs_f64() * 1000.0
         );
