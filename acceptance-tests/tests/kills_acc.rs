@@ -236,15 +236,21 @@ fn kills_terraform_sigkilled_during_a_create_wait() {
         Duration::from_secs(10),
         || !alive(worker),
     );
-    // The provider outlives a SIGKILLed Terraform only until its create wait ends.
+    // Orphaned, the provider notices that its parent is gone (it checks every second) and
+    // stops instead of lingering.
     let orphaned = Instant::now();
     while alive(provider_pid) && orphaned.elapsed() < Duration::from_secs(30) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let provider_lingered = orphaned.elapsed();
-    if alive(provider_pid) {
+    let still_alive = alive(provider_pid);
+    if still_alive {
         sigkill(provider_pid);
     }
+    assert!(
+        !still_alive && provider_lingered < Duration::from_secs(5),
+        "the orphaned provider ran on for {provider_lingered:?} after Terraform died"
+    );
     eprintln!(
         "KILLS terraform: killed {:.1} s into the apply; state then held {} of 3 ids; its provider exited {:.1} s later",
         at.as_secs_f64(),

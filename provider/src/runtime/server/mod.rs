@@ -142,6 +142,9 @@ fn serve_process<P: Provider>(
     let debug = prepared.debug;
     let result = runtime.block_on(async {
         spawn_signal_handlers(debug, shutdown.clone())?;
+        if !debug {
+            spawn_parent_watch(shutdown.clone());
+        }
         prepared.serve(provider, config, shutdown).await
     });
     // Anything still running (idle streams, a stuck handshake) is abandoned, not awaited.
@@ -176,6 +179,36 @@ fn spawn_signal_handlers(debug: bool, shutdown: Shutdown) -> Result<(), ServeErr
         }
     });
     Ok(())
+}
+
+/// How often a managed provider checks that Terraform is still its parent.
+const PARENT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Stops the server once the process that launched it is gone. A SIGKILLed Terraform sends
+/// no `Shutdown` and no SIGTERM, and its plugins are not told: the kernel gives them a new
+/// parent (init or a subreaper), which is how we notice. Polling `getppid` is the portable
+/// way; `PR_SET_PDEATHSIG` would fire when the launching *thread* ends, which in Go's runtime
+/// need not mean Terraform ended.
+fn spawn_parent_watch(shutdown: Shutdown) {
+    let parent = std::os::unix::process::parent_id();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PARENT_CHECK_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = shutdown.wait() => return,
+            }
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!(
+                    parent,
+                    "the Terraform process that started this provider is gone; stopping"
+                );
+                shutdown.trigger(Reason::ParentGone);
+                return;
+            }
+        }
+    });
 }
 
 /// The server identity and the certificate to pin; the OpenSSL acceptor is built from them

@@ -1,5 +1,5 @@
-//! One process-wide "stop serving" signal, fired by `GRPCController.Shutdown`, SIGTERM, or
-//! Ctrl-C in debug mode, and awaited by the accept loop, the long-lived streams and `serve`.
+//! One process-wide "stop serving" signal, fired by `GRPCController.Shutdown`, SIGTERM,
+//! Ctrl-C in debug mode, or the death of the Terraform process that started us, and awaited by the accept loop, the long-lived streams and `serve`.
 
 use tokio::sync::watch;
 
@@ -12,6 +12,9 @@ pub enum Reason {
     Terminate,
     /// Ctrl-C in debug mode.
     Interrupt,
+    /// The process that started us (Terraform) is gone: SIGKILLed or crashed, it can no
+    /// longer call or record anything, so serving on would only leave an orphan process.
+    ParentGone,
 }
 
 /// A cloneable handle: any clone can trigger, every clone can wait.
