@@ -2,6 +2,11 @@
 //! attach and detach by CRN (`POST /v3/tags/attach|detach?tag_type=user`) and the list of a
 //! resource's tags (`GET /v3/tags?attached_to=CRN&tag_type=user`, paged by
 //! `offset`/`limit`). Same token, retries and error decoding as every VPC call.
+//!
+//! Routes, bodies (`resources[].resource_id`, `tag_names`), the `results[].is_error` answer,
+//! the list's `items[].name` / `total_count`, the public endpoint and its override
+//! `IBMCLOUD_GT_API_ENDPOINT` are as in IBM's own clients: the platform-services SDKs'
+//! `GlobalTaggingV1` and the config of IBM's Terraform provider.
 
 use std::collections::BTreeSet;
 use std::future::Future;
