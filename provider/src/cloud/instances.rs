@@ -11,7 +11,8 @@ use std::ops::ControlFlow;
 use super::client::{Body, Client};
 use super::error::Error;
 use super::models::{
-    ActionType, Instance, InstanceAction, InstancePatch, InstancePrototype, InstanceStatus,
+    ActionType, Instance, InstanceAction, InstanceInitialization, InstancePatch, InstancePrototype,
+    InstanceStatus,
 };
 use super::pace::Transition;
 use super::wait::poll_until;
@@ -121,6 +122,16 @@ impl Client {
     /// `GET /instances/{id}`; a 404 is an error with [`Error::is_not_found`].
     pub async fn get_instance(&self, id: &str) -> Result<Instance, Error> {
         self.get_json(&format!("/instances/{id}"), &[]).await
+    }
+
+    /// `GET /instances/{id}/initialization`: the SSH keys the instance was created with
+    /// (the instance itself never returns them, and they cannot change afterwards).
+    pub async fn get_instance_initialization(
+        &self,
+        id: &str,
+    ) -> Result<InstanceInitialization, Error> {
+        self.get_json(&format!("/instances/{id}/initialization"), &[])
+            .await
     }
 
     /// `GET /instances/{id}`, with a 404 as `None` (refresh of a deleted instance).

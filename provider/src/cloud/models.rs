@@ -168,6 +168,14 @@ pub struct CrnRef {
     pub crn: String,
 }
 
+/// `GET /instances/{id}/initialization`: what an instance was created with that the instance
+/// itself never returns. Only the SSH keys are read (Hyper Protect guests have no password).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct InstanceInitialization {
+    pub keys: Vec<IdRef>,
+}
+
 /// One of `status_reasons`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

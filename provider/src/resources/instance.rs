@@ -114,7 +114,9 @@ fn schema() -> Schema {
             ),
             replace(Attribute::optional("keys", Type::list(Type::String))).describe(
                 "SSH key ids given to the server at create (Hyper Protect guests ignore them: \
-                 they have no SSH). Replaces the server.",
+                 they have no SSH). Replaces the server. The API returns them only in the \
+                 instance's initialization, which an import reads; they cannot change \
+                 afterwards, so a refresh does not read them again.",
             ),
             replace(Attribute::optional("user_data", Type::String))
                 .sensitive()
@@ -855,13 +857,23 @@ impl Resource for Instance {
         self.import(ctx, id).await
     }
 
-    /// The id is all an import needs: `read` fills in the rest, and the inputs the API
-    /// never returns (`user_data`, `keys`, boot volume size and key) are taken from the
+    /// The id and the SSH keys (from the instance's initialization, the only place the API
+    /// returns them) are all an import needs: `read` fills in the rest, and the inputs the
+    /// API never returns (`user_data`, boot volume size and key) are taken from the
     /// configuration by the next plan.
     async fn import(&self, ctx: &Ctx, id: &str) -> Result<Value, Diagnostics> {
         let client = client(ctx, READ_TIMEOUT)?;
         match client.get_instance(id).await {
             Ok(api) => {
+                let init = client.get_instance_initialization(id).await.map_err(|e| {
+                    cloud_diagnostic(&format!("Cannot read the SSH keys of instance {id}"), &e)
+                })?;
+                // No keys reads as "not set", so a configuration without `keys` matches.
+                let keys = if init.keys.is_empty() {
+                    Value::Null
+                } else {
+                    Value::list(init.keys.iter().map(|k| Value::string(&k.id)))
+                };
                 let Type::Object(ty) = schema().block.implied_type() else {
                     return Err(
                         Diagnostic::error("Cannot import", "schema is not an object").into(),
@@ -874,6 +886,7 @@ impl Resource for Instance {
                     [
                         ("id", Value::string(id)),
                         ("zone", zone),
+                        ("keys", keys),
                         ("boot_volume", Value::list([])),
                     ],
                 )
