@@ -21,12 +21,14 @@
 //! - `TF_ACC_PERSIST_WORKING_DIR`: keep working directories for inspection.
 //! - `TF_ACC_LOG`: pass `TF_LOG` through to Terraform (e.g. `DEBUG`).
 
+pub mod cloud_api;
 mod state;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use cloud_api::CloudApi;
 pub use state::{PlanJson, StateJson};
 
 /// A provider binary built from this tree and the source address Terraform knows it by.

@@ -19,8 +19,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::harness::{
-    acceptance_enabled, terraform_version, Import, ImportId, ProviderUnderTest, Step, Terraform,
-    TestCase, WorkDir,
+    acceptance_enabled, terraform_version, CloudApi, Import, ImportId, ProviderUnderTest, Step,
+    Terraform, TestCase, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
@@ -37,7 +37,6 @@ use std::os::unix::process::CommandExt;
 const I: &str = "hyperprotect_instance.hp";
 const HPCR_IMAGE: &str = "ibm-hyper-protect-container-runtime-1-0-s390x-29";
 const UBUNTU_AMD64: &str = "ibm-ubuntu-24-04-3-minimal-amd64-2";
-const API_VERSION: &str = "2025-07-01";
 
 const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
 const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\nenv:\n  GREETING: hello\n";
@@ -61,7 +60,7 @@ struct Cloud {
     mock: Option<MockCloud>,
     dir: tempfile::TempDir,
     pki: Pki,
-    http: reqwest::Client,
+    api: CloudApi,
 }
 
 impl Cloud {
@@ -87,92 +86,37 @@ impl Cloud {
         let mock = rt
             .block_on(MockCloud::start(config))
             .expect("start mock-cloud");
-        let http = reqwest::Client::new();
+        let api = CloudApi::new(mock.url().to_string());
         Cloud {
             rt,
             mock: Some(mock),
             dir,
             pki,
-            http,
+            api,
         }
     }
 
     fn url(&self) -> String {
-        self.mock.as_ref().expect("running").url().to_string()
+        self.api.base().to_string()
     }
 
     /// What the provider needs to reach this emulator as it would IBM Cloud.
     fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("IC_API_KEY".into(), "test-key".into()),
-            ("IC_REGION".into(), "us-south".into()),
-            ("IBMCLOUD_IAM_API_ENDPOINT".into(), self.url()),
-            ("IBMCLOUD_IS_NG_API_ENDPOINT".into(), self.url()),
-            ("IBMCLOUD_GT_API_ENDPOINT".into(), self.url()),
-        ]
-    }
-
-    /// A fresh IAM token (tests expire tokens, so none is kept).
-    async fn token(&self) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/identity/token", self.url()))
-            .form(&[
-                ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
-                ("apikey", "test-key"),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
-        r["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        self.api.provider_env()
     }
 
     /// A VPC API call (the test's own view of the cloud).
     fn vpc(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{}/v1{path}{sep}version={API_VERSION}&generation=2",
-            self.url()
-        );
-        self.rt.block_on(async {
-            let token = self.token().await;
-            let mut req = self.http.request(method, url).bearer_auth(token);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.expect("VPC request");
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
+        self.api.vpc(method, path, body)
     }
 
     fn get(&self, path: &str) -> Value {
-        let (status, body) = self.vpc(reqwest::Method::GET, path, None);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        self.api.get(path)
     }
 
     /// A Global Tagging call (`/v3/tags...`, bearer token), as the test's own client.
     fn tagging(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}/v3/tags{path}", self.url());
-        self.rt.block_on(async {
-            let token = self.token().await;
-            let mut req = self.http.request(method, url).bearer_auth(token);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.expect("tagging request");
-            let status = r.status().as_u16();
-            let text = r.text().await.unwrap_or_default();
-            (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-        })
+        self.api.tagging(method, path, body)
     }
 
     /// The user tags the tagging service holds for `crn` (all of them when `None`).
@@ -191,37 +135,18 @@ impl Cloud {
             .collect()
     }
 
-    /// A test-control call (`/_mock/...`).
+    /// A test-control call (`/_mock/...`): its status.
     fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> u16 {
-        let url = format!("{}/_mock{path}", self.url());
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            req.send().await.expect("admin request").status().as_u16()
-        })
+        self.api.admin(method, path, body).0
     }
 
     fn image_id(&self, name: &str) -> String {
-        self.get(&format!("/images?name={name}"))["images"][0]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("image {name}"))
-            .to_string()
+        self.api.image_id(name)
     }
 
     /// (vpc id, subnet id) in `zone`.
     fn network(&self, zone: &str) -> (String, String) {
-        let subnets = self.get("/subnets");
-        let s = subnets["subnets"]
-            .as_array()
-            .and_then(|a| a.iter().find(|s| s["zone"]["name"] == zone))
-            .unwrap_or_else(|| panic!("no subnet in {zone}: {subnets}"))
-            .clone();
-        (
-            s["vpc"]["id"].as_str().unwrap().to_string(),
-            s["id"].as_str().unwrap().to_string(),
-        )
+        self.api.network(zone)
     }
 
     fn key_id(&self) -> String {
@@ -233,20 +158,7 @@ impl Cloud {
 
     /// Every instance the emulator lists, as (id, name, status).
     fn instances(&self) -> Vec<(String, String, String)> {
-        self.get("/instances")["instances"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|i| {
-                        (
-                            i["id"].as_str().unwrap_or("").to_string(),
-                            i["name"].as_str().unwrap_or("").to_string(),
-                            i["status"].as_str().unwrap_or("").to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        self.api.instances()
     }
 
     /// A signed contract with every section encrypted to this emulator's certificate

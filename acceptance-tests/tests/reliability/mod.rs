@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use acceptance_tests::harness::{ProviderUnderTest, WorkDir};
+use acceptance_tests::harness::{CloudApi, ProviderUnderTest, WorkDir};
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
 use hyperprotect::contract::document::{
@@ -24,7 +24,6 @@ use openssl::rsa::Rsa;
 use serde_json::Value;
 
 pub const HPCR_IMAGE: &str = "ibm-hyper-protect-container-runtime-1-0-s390x-29";
-const API_VERSION: &str = "2025-07-01";
 const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
 const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\n";
 
@@ -40,8 +39,8 @@ pub struct Cloud {
     rt: tokio::runtime::Runtime,
     pub dir: tempfile::TempDir,
     pki: Pki,
-    http: reqwest::Client,
-    url: String,
+    /// The test's own client (its base is the emulator's URL, kept across restarts).
+    api: CloudApi,
     delays: Delays,
     running: Running,
     /// Starts of the child process so far (1 + restarts).
@@ -82,11 +81,10 @@ impl Cloud {
             .block_on(MockCloud::start(config))
             .expect("start mock-cloud");
         Cloud {
-            url: mock.url().to_string(),
+            api: CloudApi::new(mock.url().to_string()),
             rt,
             dir,
             pki,
-            http: reqwest::Client::new(),
             delays,
             running: Running::InProcess(Some(mock)),
             starts: 1,
@@ -101,8 +99,7 @@ impl Cloud {
             rt: runtime(),
             dir,
             pki,
-            http: reqwest::Client::new(),
-            url: String::new(),
+            api: CloudApi::new(String::new()),
             delays,
             running: Running::Stopped,
             starts: 0,
@@ -159,7 +156,7 @@ impl Cloud {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        self.url = url;
+        self.api = CloudApi::new(url);
         self.running = Running::Child(Some(child));
         self.starts += 1;
     }
@@ -175,124 +172,41 @@ impl Cloud {
 
     /// Starts the child again on the same address and data folder.
     pub fn restart(&mut self) {
-        let addr = self.url.trim_start_matches("http://").to_string();
+        let addr = self.url().trim_start_matches("http://").to_string();
         self.spawn(&addr);
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.api.base()
     }
 
     /// What the provider needs to reach this emulator as it would IBM Cloud.
     pub fn env(&self) -> Vec<(String, String)> {
-        vec![
-            ("IC_API_KEY".into(), "test-key".into()),
-            ("IC_REGION".into(), "us-south".into()),
-            ("IBMCLOUD_IAM_API_ENDPOINT".into(), self.url.clone()),
-            ("IBMCLOUD_IS_NG_API_ENDPOINT".into(), self.url.clone()),
-        ]
-    }
-
-    async fn token(&self) -> String {
-        let r: Value = self
-            .http
-            .post(format!("{}/identity/token", self.url))
-            .form(&[
-                ("grant_type", "urn:ibm:params:oauth:grant-type:apikey"),
-                ("apikey", "test-key"),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("token json");
-        r["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_string()
+        self.api.provider_env()
     }
 
     /// A VPC `GET` (the test's own view of the cloud; counted by mock-cloud like any).
     pub fn get(&self, path: &str) -> Value {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        let url = format!(
-            "{}/v1{path}{sep}version={API_VERSION}&generation=2",
-            self.url
-        );
-        self.rt.block_on(async {
-            let token = self.token().await;
-            let r = self
-                .http
-                .get(url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("VPC request");
-            assert_eq!(r.status().as_u16(), 200, "GET {path}");
-            r.json().await.expect("VPC JSON")
-        })
+        self.api.get(path)
     }
 
     /// A test-control call (`/_mock/...`): status and JSON body.
     pub fn admin(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let url = format!("{}/_mock{path}", self.url);
-        self.rt.block_on(async {
-            let mut req = self.http.request(method, url);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let r = req.send().await.expect("admin request");
-            let status = r.status().as_u16();
-            (status, r.json().await.unwrap_or(Value::Null))
-        })
+        self.api.admin(method, path, body)
     }
 
     pub fn image_id(&self, name: &str) -> String {
-        self.get(&format!("/images?name={name}"))["images"][0]["id"]
-            .as_str()
-            .unwrap_or_else(|| panic!("image {name}"))
-            .to_string()
+        self.api.image_id(name)
     }
 
     /// (vpc id, subnet id) in `zone`.
     pub fn network(&self, zone: &str) -> (String, String) {
-        let subnets = self.get("/subnets");
-        let s = subnets["subnets"]
-            .as_array()
-            .and_then(|a| a.iter().find(|s| s["zone"]["name"] == zone))
-            .unwrap_or_else(|| panic!("no subnet in {zone}: {subnets}"))
-            .clone();
-        (
-            s["vpc"]["id"].as_str().unwrap().to_string(),
-            s["id"].as_str().unwrap().to_string(),
-        )
+        self.api.network(zone)
     }
 
     /// Every instance the emulator lists, as (id, name, status), all pages.
     pub fn instances(&self) -> Vec<(String, String, String)> {
-        let mut out = Vec::new();
-        let mut path = "/instances?limit=100".to_string();
-        loop {
-            let page = self.get(&path);
-            for i in page["instances"].as_array().into_iter().flatten() {
-                let s = |k: &str| i[k].as_str().unwrap_or("").to_string();
-                out.push((s("id"), s("name"), s("status")));
-            }
-            match page["next"]["href"]
-                .as_str()
-                .and_then(|h| h.split_once('?'))
-            {
-                Some((_, q)) => {
-                    let start = q
-                        .split('&')
-                        .find_map(|kv| kv.strip_prefix("start="))
-                        .unwrap_or("");
-                    path = format!("/instances?limit=100&start={start}");
-                }
-                None => return out,
-            }
-        }
+        self.api.instances()
     }
 
     /// Writes a signed contract, every section encrypted to this emulator's certificate, and
