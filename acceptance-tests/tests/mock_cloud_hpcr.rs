@@ -1,6 +1,6 @@
 //! mock-cloud: Hyper Protect boot outcomes through the VPC API and `/_mock/`.
 //!
-//! They use the emulator's real platform PKI (`pki.rs`) and guest boot (`hpcr.rs`).
+//! They use the emulator's real platform PKI (`pki.rs`) and guest boot (`hpcr/`).
 
 mod mock_cloud_support;
 
