@@ -54,10 +54,18 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// How many kinds there are: one more than the largest [`Transition::index`].
     const ALL: usize = 5;
 
+    /// The slot of this kind (an exhaustive match, so a new kind cannot go unnumbered).
     fn index(self) -> usize {
-        self as usize
+        match self {
+            Transition::Create => 0,
+            Transition::Start => 1,
+            Transition::Stop => 2,
+            Transition::Reboot => 3,
+            Transition::Delete => 4,
+        }
     }
 }
 
