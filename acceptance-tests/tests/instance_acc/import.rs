@@ -10,21 +10,9 @@ fn test_acc_instance_import_takes_user_data_from_config() {
     let terraform = Terraform::locate().unwrap();
     let cloud = Cloud::start(test_delays());
     let contract = cloud.contract_file("c.yaml", "hello", false);
-    let cfg = config(
-        &cloud,
-        &Spec {
-            name: "hp-import",
-            profile: "bz2e-1x4",
-            image: cloud.image_id(HPCR_IMAGE),
-            contract: &contract,
-            extra: "",
-        },
-    );
+    let cfg = hpcr_config(&cloud, "hp-import", &contract);
     let work = applied(&cloud, &terraform, &cfg);
-    let id = state_instances(work.path())[0]["attributes"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = instance_id(work.path());
     let fresh = WorkDir::new(&terraform, &provider(), &cloud.env());
     fresh.write_config(&cfg);
     let import = fresh.terraform(&["import", "-input=false", "-no-color", I, &id]);

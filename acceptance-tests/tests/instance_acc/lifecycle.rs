@@ -95,14 +95,7 @@ fn test_acc_instance_lifecycle() {
                 },
             ),
         ],
-        check_destroy: Some(Box::new(move |_| {
-            let left = after.instances();
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("mock-cloud still lists {left:?}"))
-            }
-        })),
+        check_destroy: Some(Box::new(move |_| no_instance_left(&after))),
     }
     .run();
 }
@@ -157,14 +150,7 @@ fn test_acc_instance_rejected_contract_is_tainted_not_lost() {
                 .plan_check(|p| actions_are(p, &["delete", "create"]))
                 .check(|s| s.expect(I, "status", json!("running"))),
         ],
-        check_destroy: Some(Box::new(move |_| {
-            let left = after.instances();
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("mock-cloud still lists {left:?}"))
-            }
-        })),
+        check_destroy: Some(Box::new(move |_| no_instance_left(&after))),
     }
     .run();
 }

@@ -284,6 +284,39 @@ resource "hyperprotect_instance" "hp" {{
     )
 }
 
+/// The configuration of one Hyper Protect server named `name` (smallest Secure Execution
+/// profile, the Hyper Protect image, no extra arguments) running `contract`.
+fn hpcr_config(cloud: &Cloud, name: &str, contract: &Path) -> String {
+    config(
+        cloud,
+        &Spec {
+            name,
+            profile: "bz2e-1x4",
+            image: cloud.image_id(HPCR_IMAGE),
+            contract,
+            extra: "",
+        },
+    )
+}
+
+/// The id of the (one) instance in the state of `dir`.
+fn instance_id(dir: &Path) -> String {
+    state_instances(dir)[0]["attributes"]["id"]
+        .as_str()
+        .expect("an instance id in the state")
+        .to_string()
+}
+
+/// A `check_destroy`: mock-cloud lists no instance any more.
+fn no_instance_left(cloud: &Cloud) -> Result<(), String> {
+    let left = cloud.instances();
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("mock-cloud still lists {left:?}"))
+    }
+}
+
 fn provider() -> Vec<ProviderUnderTest> {
     vec![ProviderUnderTest::hyperprotect()]
 }

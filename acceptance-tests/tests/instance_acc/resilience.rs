@@ -9,17 +9,7 @@ fn test_acc_instance_converges_through_errors_and_an_expired_token() {
     }
     let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
     let contract = cloud.contract_file("c.yaml", "hello", false);
-    let hpcr = cloud.image_id(HPCR_IMAGE);
-    let cfg = config(
-        &cloud,
-        &Spec {
-            name: "hp-storm",
-            profile: "bz2e-1x4",
-            image: hpcr,
-            contract: &contract,
-            extra: "",
-        },
-    );
+    let cfg = hpcr_config(&cloud, "hp-storm", &contract);
     let url = cloud.url();
     let storm = cloud.clone();
     let after = cloud.clone();
@@ -49,12 +39,7 @@ fn test_acc_instance_converges_through_errors_and_an_expired_token() {
         check_destroy: Some(Box::new(move |_| {
             // The storm is over; look with the test's own calls.
             assert_eq!(after.admin(reqwest::Method::DELETE, "/faults", None), 204);
-            let left = after.instances();
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("mock-cloud still lists {left:?}"))
-            }
+            no_instance_left(&after)
         })),
     }
     .run();
@@ -67,17 +52,7 @@ fn test_acc_instance_deleted_out_of_band_plans_a_create() {
     }
     let cloud = std::rc::Rc::new(Cloud::start(test_delays()));
     let contract = cloud.contract_file("c.yaml", "hello", false);
-    let hpcr = cloud.image_id(HPCR_IMAGE);
-    let cfg = config(
-        &cloud,
-        &Spec {
-            name: "hp-drift",
-            profile: "bz2e-1x4",
-            image: hpcr,
-            contract: &contract,
-            extra: "",
-        },
-    );
+    let cfg = hpcr_config(&cloud, "hp-drift", &contract);
     let drift = cloud.clone();
     TestCase {
         name: "test_acc_instance_deleted_out_of_band_plans_a_create",
@@ -114,21 +89,9 @@ fn test_acc_instance_delete_conflict_retries() {
     delays.stop = Duration::from_secs(4);
     let cloud = Cloud::start(delays);
     let contract = cloud.contract_file("c.yaml", "hello", false);
-    let cfg = config(
-        &cloud,
-        &Spec {
-            name: "hp-busy",
-            profile: "bz2e-1x4",
-            image: cloud.image_id(HPCR_IMAGE),
-            contract: &contract,
-            extra: "",
-        },
-    );
+    let cfg = hpcr_config(&cloud, "hp-busy", &contract);
     let work = applied(&cloud, &terraform, &cfg);
-    let id = state_instances(work.path())[0]["attributes"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = instance_id(work.path());
     let (status, body) = cloud.vpc(
         reqwest::Method::POST,
         &format!("/instances/{id}/actions"),
@@ -159,16 +122,7 @@ fn test_acc_instance_ctrl_c_keeps_the_id() {
     let terraform = Terraform::locate().unwrap();
     let cloud = Cloud::start(test_delays());
     let contract = cloud.contract_file("c.yaml", "hello", false);
-    let cfg = config(
-        &cloud,
-        &Spec {
-            name: "hp-hang",
-            profile: "bz2e-1x4",
-            image: cloud.image_id(HPCR_IMAGE),
-            contract: &contract,
-            extra: "",
-        },
-    );
+    let cfg = hpcr_config(&cloud, "hp-hang", &contract);
     assert_eq!(
         cloud.admin(
             reqwest::Method::PUT,
