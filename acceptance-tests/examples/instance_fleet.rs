@@ -2,9 +2,11 @@
 //! mock-cloud at its default timeline (0.5 s pending + 1.5 s boot, a rejected contract stops
 //! 2 s after `running`), `contract_check_seconds` = that rejection delay; then the destroy.
 //!
-//! Reports the wall time against the floor (waves × the emulator's minimum per instance,
-//! plus Terraform's own time measured on the same configuration without the instances),
-//! VPC API calls per instance (from mock-cloud's access log), and the provider's peak RSS.
+//! Each instance runs its own `hyperprotect_contract`. Reports the wall time against the
+//! floor (waves × the emulator's minimum per instance, plus Terraform's own time on the same
+//! configuration with the 50 contracts alone), VPC API calls per instance (from mock-cloud's
+//! access log), the provider's peak RSS and CPU, Terraform's CPU, and where the destroy's
+//! time goes.
 //!
 //! Run with `scripts/bench-instances.sh` (builds the binaries, then runs this). Settings:
 //! `FLEET_N` (50), `FLEET_PARALLELISM` (10), `TF_ACC_TERRAFORM_PATH` (the Terraform CLI).
@@ -17,11 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
-use hyperprotect::contract::document::{
-    self, ContractInput, Encryption, SigningInput, WorkloadInput,
-};
-use hyperprotect::contract::keys;
-use hyperprotect::contract::token::Platform;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 
@@ -199,8 +196,10 @@ fn watch_provider(running: Arc<AtomicBool>) -> std::thread::JoinHandle<ProviderU
                 let status =
                     std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
                 let name = status.lines().next().unwrap_or_default();
-                let is_terraform = name == "Name:\tterraform";
-                if !is_terraform && !name.contains("terraform-provi") {
+                let is_provider = name.contains("terraform-provi");
+                // `terraform`, or the 1.15.5 shim (`terraform-1.15.5`, a Python script).
+                let is_terraform = !is_provider && name.starts_with("Name:\tterraform");
+                if !is_terraform && !is_provider {
                     continue;
                 }
                 let rss = status
@@ -332,27 +331,24 @@ fn main() {
     .expect("PKI");
     let mock = start_mock(&data, &[]);
 
-    // One contract per instance, each encrypted to the emulator's certificate.
-    let pem = pki.encryption_cert.to_pem().unwrap();
-    let recipient = keys::load_public_key(std::str::from_utf8(&pem).unwrap()).unwrap();
-    let signing = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let contracts = work.path().join("contracts");
-    std::fs::create_dir_all(&contracts).unwrap();
-    for i in 0..n {
-        let env = format!("{ENV}env:\n  INDEX: \"{i}\"\n");
-        let built = document::build(&ContractInput {
-            workload: WorkloadInput::Plaintext(WORKLOAD.into()),
-            env: &env,
-            signing: Some(SigningInput {
-                key: &signing,
-                certificate: None,
-            }),
-            attestation_public_key: None,
-            encryption: Encryption::to(&recipient, Platform::Hpvs),
-        })
-        .expect("contract");
-        std::fs::write(contracts.join(format!("c{i}.yaml")), built.yaml).unwrap();
-    }
+    // One hyperprotect_contract per instance (as a user would write it), each encrypted to
+    // the emulator's certificate and signed with one deployer key.
+    let keys_dir = work.path().join("keys");
+    std::fs::create_dir_all(&keys_dir).unwrap();
+    std::fs::write(
+        keys_dir.join("enc.crt"),
+        pki.encryption_cert.to_pem().unwrap(),
+    )
+    .unwrap();
+    let signing = Rsa::generate(2048).unwrap();
+    std::fs::write(
+        keys_dir.join("signing.key"),
+        PKey::from_rsa(signing)
+            .unwrap()
+            .private_key_to_pem_pkcs8()
+            .unwrap(),
+    )
+    .unwrap();
 
     // Network and image ids, read the way a user's data sources would.
     let api = |path: &str| fetch(&mock.url, path);
@@ -386,13 +382,25 @@ fn main() {
         .unwrap();
     }
     let header = "terraform {\n  required_providers {\n    hyperprotect = { source = \"hyperprotect/hyperprotect\" }\n  }\n}\n";
-    let contracts_local = format!(
-        "locals {{\n  contracts = [for i in range({n}) : file(\"{}/c${{i}}.yaml\")]\n}}\n",
-        contracts.display()
+    // The env differs per instance (its index), so every contract is a document of its own.
+    let env_json = serde_json::to_string(ENV).unwrap();
+    let contracts_hcl = format!(
+        r#"
+resource "hyperprotect_contract" "c" {{
+  count                  = {n}
+  workload               = {workload}
+  env                    = {env_open}env:\n  INDEX: \"${{count.index}}\"\n"
+  signing_key            = file("{keys}/signing.key")
+  encryption_certificate = file("{keys}/enc.crt")
+}}
+"#,
+        workload = serde_json::to_string(WORKLOAD).unwrap(),
+        env_open = &env_json[..env_json.len() - 1],
+        keys = keys_dir.display(),
     );
     let fleet = |check: f64| {
         format!(
-            r#"{header}{contracts_local}
+            r#"{header}{contracts_hcl}
 resource "hyperprotect_instance" "fleet" {{
   count     = {n}
   name      = "fleet-${{count.index}}"
@@ -401,7 +409,7 @@ resource "hyperprotect_instance" "fleet" {{
   zone      = "us-south-2"
   vpc       = "{vpc}"
   subnet    = "{subnet}"
-  user_data = local.contracts[count.index]
+  user_data = hyperprotect_contract.c[count.index].rendered
 
   contract_check_seconds = {check}
 }}
@@ -412,15 +420,10 @@ resource "hyperprotect_instance" "fleet" {{
         )
     };
     std::fs::write(tf_dir.join("main.tf"), fleet(REJECT_DELAY)).unwrap();
-    // Terraform's own time on the same configuration without the instances: the contracts
-    // read, the provider started (its schema), the state written.
-    std::fs::write(
-        base_dir.join("main.tf"),
-        format!(
-            "{header}{contracts_local}\nprovider \"hyperprotect\" {{}}\noutput \"sizes\" {{\n  value = [for c in local.contracts : length(c)]\n}}\n"
-        ),
-    )
-    .unwrap();
+    // Terraform's own time on the same configuration with the 50 contracts alone (the
+    // issue's floor): the contracts made and destroyed, the provider started, the state
+    // written.
+    std::fs::write(base_dir.join("main.tf"), format!("{header}{contracts_hcl}")).unwrap();
 
     std::fs::write(instant_dir.join("main.tf"), fleet(0.0)).unwrap();
     let env_for = |url: &str| {
