@@ -18,11 +18,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use acceptance_tests::harness::TEST_WORKLOAD;
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 
-const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
 const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\n";
 /// mock-cloud's default timeline: 0.5 s pending + 1.5 s boot; rejection 2 s after running;
 /// 1 s from `deleting` to gone.
@@ -394,7 +394,7 @@ resource "hyperprotect_contract" "c" {{
   encryption_certificate = file("{keys}/enc.crt")
 }}
 "#,
-        workload = serde_json::to_string(WORKLOAD).unwrap(),
+        workload = serde_json::to_string(TEST_WORKLOAD).unwrap(),
         env_open = &env_json[..env_json.len() - 1],
         keys = keys_dir.display(),
     );

@@ -22,6 +22,7 @@
 //! - `TF_ACC_LOG`: pass `TF_LOG` through to Terraform (e.g. `DEBUG`).
 
 pub mod cloud_api;
+pub mod contracts;
 mod state;
 
 use std::fmt::Write as _;
@@ -29,6 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub use cloud_api::CloudApi;
+pub use contracts::{signed_contract, TEST_WORKLOAD};
 pub use state::{PlanJson, StateJson};
 
 /// A provider binary built from this tree and the source address Terraform knows it by.

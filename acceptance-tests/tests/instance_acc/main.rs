@@ -19,18 +19,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use acceptance_tests::harness::{
-    acceptance_enabled, terraform_version, CloudApi, Import, ImportId, ProviderUnderTest, Step,
-    Terraform, TestCase, WorkDir,
+    acceptance_enabled, signed_contract, terraform_version, CloudApi, Import, ImportId,
+    ProviderUnderTest, Step, Terraform, TestCase, WorkDir,
 };
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
-use hyperprotect::contract::document::{
-    self, ContractInput, Encryption, SigningInput, WorkloadInput,
-};
-use hyperprotect::contract::keys;
-use hyperprotect::contract::token::Platform;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use serde_json::{json, Value};
 use std::os::unix::process::CommandExt;
 
@@ -38,7 +31,6 @@ const I: &str = "hyperprotect_instance.hp";
 const HPCR_IMAGE: &str = "ibm-hyper-protect-container-runtime-1-0-s390x-29";
 const UBUNTU_AMD64: &str = "ibm-ubuntu-24-04-3-minimal-amd64-2";
 
-const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
 const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\nenv:\n  GREETING: hello\n";
 
 /// Emulator delays that keep each test short but every transition observable.
@@ -176,22 +168,7 @@ impl Cloud {
         } else {
             &self.pki.encryption_cert
         };
-        let pem = cert.to_pem().expect("cert PEM");
-        let recipient = keys::load_public_key(std::str::from_utf8(&pem).unwrap()).expect("key");
-        let signing: PKey<Private> = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let env = ENV.replace("hello", greeting);
-        document::build(&ContractInput {
-            workload: WorkloadInput::Plaintext(WORKLOAD.into()),
-            env: &env,
-            signing: Some(SigningInput {
-                key: &signing,
-                certificate: None,
-            }),
-            attestation_public_key: None,
-            encryption: Encryption::to(&recipient, Platform::Hpvs),
-        })
-        .expect("contract")
-        .yaml
+        signed_contract(cert, &ENV.replace("hello", greeting))
     }
 
     /// Creates a server through the VPC API (as a user would by hand, outside Terraform),

@@ -11,20 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use acceptance_tests::harness::{CloudApi, ProviderUnderTest, WorkDir};
+use acceptance_tests::harness::{signed_contract, CloudApi, ProviderUnderTest, WorkDir};
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use acceptance_tests::mock_cloud::{Config, Delays, MockCloud};
-use hyperprotect::contract::document::{
-    self, ContractInput, Encryption, SigningInput, WorkloadInput,
-};
-use hyperprotect::contract::keys;
-use hyperprotect::contract::token::Platform;
-use openssl::pkey::PKey;
-use openssl::rsa::Rsa;
 use serde_json::Value;
 
 pub const HPCR_IMAGE: &str = "ibm-hyper-protect-container-runtime-1-0-s390x-29";
-const WORKLOAD: &str = "type: workload\ncompose:\n  archive: H4sIAAAAAAAAA+3OMQ6CQBCF4T3KnkBmYWfX81gQG0MIgfvL2liZWEAs/L/mFfNeMuu8jEt/b+dxexqnvrMvmpltWXK2V74lt5IsVLXal1xMzaUk0RCP+OXTMs7t4X3Yr/Lq5fwfp/x1+xH7trzDfmvO87Lrzt/78TR3tgEAAAAAAAAAAADgvAfHYa7bACgAAA==\n";
 const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\n";
 
 /// The emulator, in this process or as a child process.
@@ -212,21 +204,7 @@ impl Cloud {
     /// Writes a signed contract, every section encrypted to this emulator's certificate, and
     /// returns its path.
     pub fn contract_file(&self) -> PathBuf {
-        let pem = self.pki.encryption_cert.to_pem().expect("cert PEM");
-        let recipient = keys::load_public_key(std::str::from_utf8(&pem).unwrap()).expect("key");
-        let signing = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-        let yaml = document::build(&ContractInput {
-            workload: WorkloadInput::Plaintext(WORKLOAD.into()),
-            env: ENV,
-            signing: Some(SigningInput {
-                key: &signing,
-                certificate: None,
-            }),
-            attestation_public_key: None,
-            encryption: Encryption::to(&recipient, Platform::Hpvs),
-        })
-        .expect("contract")
-        .yaml;
+        let yaml = signed_contract(&self.pki.encryption_cert, ENV);
         let path = self.dir.path().join("contract.yaml");
         std::fs::write(&path, yaml).expect("write contract");
         path
