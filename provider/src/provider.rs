@@ -390,6 +390,12 @@ mod tests {
     }
 
     #[test]
+    fn no_object_is_registered_twice() {
+        let served = GrpcProvider::new(HyperprotectProvider);
+        assert_eq!(served.registration_problems(), [] as [String; 0]);
+    }
+
+    #[test]
     fn the_default_version_is_the_one_documented() {
         let block = provider_block();
         let doc = &block.attribute("api_version").unwrap().description;

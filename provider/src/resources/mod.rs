@@ -18,7 +18,6 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(encrypted_text::resource()),
         Arc::new(instance::Instance::new()),
         Arc::new(workload::resource()),
-        Arc::new(instance::Instance::new()),
     ]
 }
 
