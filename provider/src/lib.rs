@@ -4,7 +4,8 @@
 //!   Knows nothing of contracts or clouds.
 //! - [`contract`]: the Hyper Protect contract engine (encryption, signing, validation,
 //!   attestation, certificates, image selection). Knows nothing of Terraform.
-//! - [`provider`]: the provider itself, joining the layers; [`resources`], [`data_sources`],
+//! - [`provider`]: the provider itself (schema, configure, registration); [`provider_data`]:
+//!   what its objects share at run time; [`resources`], [`data_sources`],
 //!   [`ephemeral_resources`] and [`list_resources`] hold one file per object it serves.
 
 pub mod cloud;
@@ -13,5 +14,6 @@ pub mod data_sources;
 pub mod ephemeral_resources;
 pub mod list_resources;
 pub mod provider;
+pub mod provider_data;
 pub mod resources;
 pub mod runtime;

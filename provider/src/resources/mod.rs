@@ -16,7 +16,7 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
         Arc::new(contract::Contract),
         Arc::new(encrypted_text::resource()),
-        Arc::new(instance::Instance::new()),
+        Arc::new(instance::InstanceResource),
         Arc::new(workload::resource()),
     ]
 }

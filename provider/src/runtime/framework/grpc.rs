@@ -416,6 +416,11 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             diags,
             decode(req.config.as_ref(), ty, "provider configuration").map(Some)
         ) {
+            diags.extend(rules::check(
+                &self.provider_schema.block,
+                &config,
+                &AttrPath::root(),
+            ));
             self.provider.validate(&config, &mut diags);
         }
         Ok(Response::new(pb::validate_provider_config::Response {

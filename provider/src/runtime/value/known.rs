@@ -74,6 +74,15 @@ impl<T> Known<T> {
         }
     }
 
+    /// Unknown read as null: for a state, which must be wholly known, built from inputs some
+    /// of which may not be (they are then recorded as not set).
+    pub fn unknown_as_null(self) -> Known<T> {
+        match self {
+            Known::Unknown => Known::Null,
+            other => other,
+        }
+    }
+
     /// The known value, or `default` when null; `None` when unknown.
     pub fn known_or(self, default: T) -> Option<T> {
         match self {
