@@ -7,13 +7,25 @@
 use std::path::Path;
 
 use crate::contract::archive::{self, ArchiveError};
+use crate::model;
 use crate::runtime::diag::{AttrPath, Diagnostic};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
+/// The `hyperprotect_archive` data source.
 pub struct ArchiveDataSource;
+
+model! {
+    /// The configuration and result of `hyperprotect_archive`.
+    pub struct ArchiveModel {
+        pub folder: Known<String>,
+        pub base64: Known<String>,
+        pub sha256: Known<String>,
+        pub entries: Known<u64>,
+    }
+}
 
 #[async_trait::async_trait]
 impl DataSource for ArchiveDataSource {
@@ -50,11 +62,16 @@ impl DataSource for ArchiveDataSource {
         )
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(ArchiveModel::fields())
+    }
+
     async fn read(&self, _ctx: &Ctx, config: &Value) -> Outcome {
-        let folder = get(config, "folder")
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        let config = match ArchiveModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let folder = config.folder.value().unwrap_or_default();
         if folder.trim().is_empty() {
             return Outcome::failed(
                 Value::Null,
@@ -78,12 +95,13 @@ impl DataSource for ArchiveDataSource {
                 )
             }
         };
-        Outcome::ok(Value::object([
-            ("folder", Value::string(folder)),
-            ("base64", Value::string(archive.base64)),
-            ("sha256", Value::string(archive.sha256)),
-            ("entries", Value::number(archive.entries as u64)),
-        ]))
+        let result = ArchiveModel {
+            folder: Known::Value(folder),
+            base64: Known::Value(archive.base64),
+            sha256: Known::Value(archive.sha256),
+            entries: Known::Value(archive.entries as u64),
+        };
+        Outcome::ok(result.to_value())
     }
 }
 
@@ -100,6 +118,7 @@ fn archive_error(e: &ArchiveError) -> Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::framework::plan::get;
 
     fn config(folder: &str) -> Value {
         Value::object([

@@ -16,13 +16,33 @@ use crate::contract::attestation::{self, AttestationError, Finding};
 use crate::contract::certs::{self, Certificate};
 use crate::contract::keys::{self, KeyError};
 use crate::contract::token::TokenError;
+use crate::model;
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
+/// The `hyperprotect_attestation` data source.
 pub struct AttestationDataSource;
+
+model! {
+    /// The configuration and result of `hyperprotect_attestation` (data source and ephemeral
+    /// resource alike).
+    pub struct AttestationModel {
+        pub record: Known<String>,
+        pub private_key: Known<String> [sensitive],
+        pub private_key_passphrase: Known<String> [sensitive],
+        pub signature: Known<String>,
+        pub attestation_certificate: Known<String>,
+        pub ca_certificate: Known<String>,
+        pub contract: Known<String>,
+        pub fail_on_mismatch: Known<bool>,
+        pub checksums: Known<BTreeMap<String, String>>,
+        pub findings: Known<Vec<String>>,
+        pub verified: Known<bool>,
+    }
+}
 
 /// The attributes (shared with the ephemeral resource of the same name).
 pub fn block() -> Block {
@@ -75,6 +95,9 @@ pub fn block() -> Block {
              came from the platform.",
         ),
     ])
+    .required_with("signature", "attestation_certificate")
+    .required_with("ca_certificate", "attestation_certificate")
+    .required_with("private_key_passphrase", "private_key")
     .describe(
         "Decrypts and verifies a Hyper Protect attestation record and checks it against the \
          contract that was meant to run.",
@@ -91,8 +114,8 @@ impl DataSource for AttestationDataSource {
         Schema::new(0, block())
     }
 
-    fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        validate(config, diags);
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(AttestationModel::fields())
     }
 
     async fn read(&self, _ctx: &Ctx, config: &Value) -> Outcome {
@@ -106,17 +129,13 @@ impl DataSource for AttestationDataSource {
     }
 }
 
-/// The configuration checks of `validate` (shared with the ephemeral resource).
-pub fn validate(config: &Value, diags: &mut Diagnostics) {
-    for d in check_config(config) {
-        diags.push(d);
-    }
-}
-
 /// [`evaluate`] at the current time, off the gRPC threads (RSA decryption and PBKDF2 are CPU
 /// work). Shared with the ephemeral resource.
 pub async fn evaluate_now(config: &Value) -> (Option<Value>, Diagnostics) {
-    let config = config.clone();
+    let config = match AttestationModel::build(config) {
+        Ok(c) => c,
+        Err(d) => return (None, d),
+    };
     match tokio::task::spawn_blocking(move || evaluate(&config, OffsetDateTime::now_utc())).await {
         Ok(result) => result,
         Err(join) => (
@@ -124,44 +143,6 @@ pub async fn evaluate_now(config: &Value) -> (Option<Value>, Diagnostics) {
             Diagnostic::error("Attestation check failed", join.to_string()).into(),
         ),
     }
-}
-
-fn text<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
-    get(config, name).as_str()
-}
-
-/// Problems visible in the configuration alone (unknown values are skipped).
-fn check_config(config: &Value) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
-    let set = |name: &str| !get(config, name).is_null();
-    if set("signature") && get(config, "attestation_certificate").is_null() {
-        out.push(
-            Diagnostic::error(
-                "Signature without certificate",
-                "Verifying `signature` needs the image's `attestation_certificate`.",
-            )
-            .at(AttrPath::attr("signature")),
-        );
-    }
-    if set("ca_certificate") && get(config, "attestation_certificate").is_null() {
-        out.push(
-            Diagnostic::error(
-                "CA without attestation certificate",
-                "`ca_certificate` checks the `attestation_certificate`, which is not set.",
-            )
-            .at(AttrPath::attr("ca_certificate")),
-        );
-    }
-    if set("private_key_passphrase") && get(config, "private_key").is_null() {
-        out.push(
-            Diagnostic::error(
-                "Passphrase without key",
-                "`private_key_passphrase` is set but `private_key` is not.",
-            )
-            .at(AttrPath::attr("private_key_passphrase")),
-        );
-    }
-    out
 }
 
 fn key_error(e: KeyError) -> Diagnostic {
@@ -174,17 +155,17 @@ fn key_error(e: KeyError) -> Diagnostic {
 }
 
 fn attestation_key(
-    config: &Value,
+    config: &AttestationModel,
     now: OffsetDateTime,
 ) -> Result<Option<PKey<Public>>, Diagnostic> {
-    let Some(pem) = text(config, "attestation_certificate") else {
+    let Known::Value(pem) = &config.attestation_certificate else {
         return Ok(None);
     };
     let at = AttrPath::attr("attestation_certificate");
     let cert = Certificate::parse(pem).map_err(|e| {
         Diagnostic::error("Invalid attestation certificate", e.to_string()).at(at.clone())
     })?;
-    if let Some(bundle) = text(config, "ca_certificate") {
+    if let Known::Value(bundle) = &config.ca_certificate {
         let at_ca = |summary: &str, e: certs::CertError| {
             Diagnostic::error(summary, e.to_string()).at(AttrPath::attr("ca_certificate"))
         };
@@ -202,17 +183,12 @@ fn attestation_key(
 }
 
 /// The whole audit of `config` at time `now` (for the chain check): the full state, or
-/// `None` with the errors. Shared by the data source and the ephemeral resource.
-pub fn evaluate(config: &Value, now: OffsetDateTime) -> (Option<Value>, Diagnostics) {
+/// `None` with the errors. Shared by the data source and the ephemeral resource; the
+/// framework checked the declared rules first.
+pub fn evaluate(config: &AttestationModel, now: OffsetDateTime) -> (Option<Value>, Diagnostics) {
     let mut diags = Diagnostics::new();
-    for d in check_config(config) {
-        diags.push(d);
-    }
-    if diags.has_errors() {
-        return (None, diags);
-    }
     match audit(config, now, &mut diags) {
-        Ok(state) => (Some(state), diags),
+        Ok(state) => (Some(state.to_value()), diags),
         Err(d) => {
             diags.push(d);
             (None, diags)
@@ -221,15 +197,22 @@ pub fn evaluate(config: &Value, now: OffsetDateTime) -> (Option<Value>, Diagnost
 }
 
 fn audit(
-    config: &Value,
+    config: &AttestationModel,
     now: OffsetDateTime,
     diags: &mut Diagnostics,
-) -> Result<Value, Diagnostic> {
-    let fail_on_mismatch = get(config, "fail_on_mismatch").as_bool().unwrap_or(true);
-    let record = text(config, "record").unwrap_or_default();
-    let private: Option<PKey<Private>> = text(config, "private_key")
+) -> Result<AttestationModel, Diagnostic> {
+    let fail_on_mismatch = config.fail_on_mismatch.value().unwrap_or(true);
+    let record = config.record.as_deref().value().unwrap_or_default();
+    let private: Option<PKey<Private>> = config
+        .private_key
+        .as_deref()
+        .value()
         .map(|pem| {
-            let pass = text(config, "private_key_passphrase").map(str::as_bytes);
+            let pass = config
+                .private_key_passphrase
+                .as_deref()
+                .value()
+                .map(str::as_bytes);
             keys::load_rsa_private_key(pem, pass)
         })
         .transpose()
@@ -256,7 +239,7 @@ fn audit(
 
     let mut findings: Vec<String> = Vec::new();
     let mut signature_ok = false;
-    if let (Some(sig), Some(key)) = (text(config, "signature"), verifier.as_ref()) {
+    if let (Known::Value(sig), Some(key)) = (&config.signature, verifier.as_ref()) {
         match attestation::verify_record_signature(&plain, sig.trim().as_bytes(), key) {
             Ok(()) => signature_ok = true,
             Err(e) => {
@@ -290,7 +273,7 @@ fn audit(
         )
         .at(AttrPath::attr("record")));
     }
-    if let Some(contract) = text(config, "contract") {
+    if let Known::Value(contract) = &config.contract {
         let found: Vec<Finding> =
             attestation::compare_with_contract(&parsed, contract).map_err(|e| {
                 Diagnostic::error("Invalid contract", e.to_string()).at(AttrPath::attr("contract"))
@@ -316,36 +299,27 @@ fn audit(
         }
     }
 
-    let mut checksums: BTreeMap<String, Value> = BTreeMap::new();
+    let mut checksums: BTreeMap<String, String> = BTreeMap::new();
     for entry in &parsed.entries {
         checksums
             .entry(entry.name.clone())
-            .or_insert_with(|| Value::string(entry.sha256.clone()));
+            .or_insert_with(|| entry.sha256.clone());
     }
     let verified = signature_ok && findings.is_empty();
-    let keep = |name: &str| get(config, name).clone();
-    Ok(Value::object([
-        ("record", keep("record")),
-        ("private_key", keep("private_key")),
-        ("private_key_passphrase", keep("private_key_passphrase")),
-        ("signature", keep("signature")),
-        ("attestation_certificate", keep("attestation_certificate")),
-        ("ca_certificate", keep("ca_certificate")),
-        ("contract", keep("contract")),
-        ("fail_on_mismatch", keep("fail_on_mismatch")),
-        ("checksums", Value::Map(checksums)),
-        (
-            "findings",
-            Value::list(findings.into_iter().map(Value::string)),
-        ),
-        ("verified", Value::bool(verified)),
-    ]))
+    Ok(AttestationModel {
+        checksums: Known::Value(checksums),
+        findings: Known::Value(findings),
+        verified: Known::Value(verified),
+        ..config.clone()
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::contract::token::{self, Platform};
+    use crate::runtime::framework::plan::get;
+    use crate::runtime::schema::rules;
     use openssl::hash::MessageDigest;
     use openssl::rsa::Rsa;
     use openssl::sign::Signer;
@@ -424,7 +398,15 @@ mod tests {
     }
 
     fn run(config: &BTreeMap<String, Value>) -> (Option<Value>, Diagnostics) {
-        evaluate(&Value::Object(config.clone()), OffsetDateTime::now_utc())
+        let config = Value::Object(config.clone());
+        let broken = rules::check(&block(), &config, &AttrPath::root());
+        if broken.has_errors() {
+            return (None, broken);
+        }
+        evaluate(
+            &AttestationModel::build(&config).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
     }
 
     #[test]

@@ -17,21 +17,38 @@ use time::OffsetDateTime;
 use crate::contract::certs::{self, CertError, Certificate};
 use crate::contract::image::VersionConstraint;
 use crate::contract::token::Platform;
+use crate::model;
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
 /// Versions of `hpvs` encryption certificates IBM had published at its default location when
 /// this provider was released; `versions` replaces the list.
 pub const HPVS_PUBLISHED_VERSIONS: [&str; 6] =
     ["1.0.24", "1.0.25", "1.0.26", "1.0.27", "1.0.28", "1.0.29"];
 
+/// The `hyperprotect_encryption_certificate` data source.
 pub struct EncryptionCertificateDataSource;
 
-/// Attributes that select a download; none of them may be set with `certificate`.
-const DOWNLOAD_INPUTS: [&str; 3] = ["version", "versions", "url_template"];
+model! {
+    /// The configuration and result of `hyperprotect_encryption_certificate`.
+    pub struct EncryptionCertificateModel {
+        pub platform: Known<String>,
+        pub version: Known<String>,
+        pub versions: Known<Vec<String>>,
+        pub url_template: Known<String>,
+        pub certificate: Known<String>,
+        pub ca_certificate: Known<String>,
+        pub crl: Known<String>,
+        pub selected_version: Known<String>,
+        pub url: Known<String>,
+        pub not_after: Known<String>,
+        pub days_left: Known<i64>,
+        pub fingerprint: Known<String>,
+    }
+}
 
 #[async_trait::async_trait]
 impl DataSource for EncryptionCertificateDataSource {
@@ -105,38 +122,46 @@ impl DataSource for EncryptionCertificateDataSource {
         )
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(EncryptionCertificateModel::fields())
+    }
+
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        for d in check_config(config) {
-            diags.push(d);
+        if let Ok(config) = EncryptionCertificateModel::build(config) {
+            diags.extend(Diagnostics(check_config(&config)));
         }
     }
 
     async fn read(&self, _ctx: &Ctx, config: &Value) -> Outcome {
-        let problems = check_config(config);
+        let config = match EncryptionCertificateModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let problems = check_config(&config);
         if !problems.is_empty() {
             return Outcome::failed(Value::Null, Diagnostics(problems));
         }
-        match read_certificate(config, OffsetDateTime::now_utc()).await {
+        match read_certificate(&config, OffsetDateTime::now_utc()).await {
             Ok((state, warnings)) => Outcome {
                 diagnostics: Diagnostics(warnings),
-                ..Outcome::ok(state)
+                ..Outcome::ok(state.to_value())
             },
             Err(d) => Outcome::failed(Value::Null, d),
         }
     }
 }
 
-fn string_attr<'a>(config: &'a Value, name: &str) -> Option<&'a str> {
-    get(config, name).as_str()
-}
-
 /// Configuration errors found without network access (also run at validate, where unknown
 /// values are skipped).
-fn check_config(config: &Value) -> Vec<Diagnostic> {
+fn check_config(config: &EncryptionCertificateModel) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let set = |name: &str| !get(config, name).is_null();
-    if set("certificate") {
-        for name in DOWNLOAD_INPUTS.into_iter().filter(|n| set(n)) {
+    if config.certificate.is_set() {
+        let download_inputs = [
+            ("version", config.version.is_set()),
+            ("versions", config.versions.is_set()),
+            ("url_template", config.url_template.is_set()),
+        ];
+        for (name, _) in download_inputs.into_iter().filter(|(_, set)| *set) {
             out.push(
                 Diagnostic::error(
                     "Conflicting certificate source",
@@ -149,14 +174,14 @@ fn check_config(config: &Value) -> Vec<Diagnostic> {
             );
         }
     }
-    if let Some(p) = string_attr(config, "platform") {
+    if let Known::Value(p) = &config.platform {
         if let Err(e) = Platform::from_str(p) {
             out.push(
                 Diagnostic::error("Unknown platform", e.to_string()).at(AttrPath::attr("platform")),
             );
         }
     }
-    if let Some(v) = string_attr(config, "version") {
+    if let Known::Value(v) = &config.version {
         if let Err(e) = VersionConstraint::parse(v) {
             out.push(
                 Diagnostic::error("Invalid version constraint", e.to_string())
@@ -164,19 +189,17 @@ fn check_config(config: &Value) -> Vec<Diagnostic> {
             );
         }
     }
-    if let Some(items) = get(config, "versions").as_elements() {
-        for (i, item) in items.iter().enumerate() {
-            if let Some(text) = item.as_str() {
-                if let Err(e) = certs::parse_version(text) {
-                    out.push(
-                        Diagnostic::error("Invalid version", e.to_string())
-                            .at(AttrPath::attr("versions").then_index(i)),
-                    );
-                }
+    if let Known::Value(items) = &config.versions {
+        for (i, text) in items.iter().enumerate() {
+            if let Err(e) = certs::parse_version(text) {
+                out.push(
+                    Diagnostic::error("Invalid version", e.to_string())
+                        .at(AttrPath::attr("versions").then_index(i)),
+                );
             }
         }
     }
-    if set("crl") && get(config, "ca_certificate").is_null() {
+    if config.crl.is_set() && config.ca_certificate.is_null() {
         out.push(
             Diagnostic::error(
                 "CRL without its issuer",
@@ -189,8 +212,8 @@ fn check_config(config: &Value) -> Vec<Diagnostic> {
 }
 
 /// Where a problem with the certificate itself is reported: the attribute that brought it.
-fn certificate_source(config: &Value) -> AttrPath {
-    if get(config, "certificate").is_null() {
+fn certificate_source(config: &EncryptionCertificateModel) -> AttrPath {
+    if config.certificate.is_null() {
         AttrPath::attr("version")
     } else {
         AttrPath::attr("certificate")
@@ -199,19 +222,19 @@ fn certificate_source(config: &Value) -> AttrPath {
 
 /// Gets and checks the certificate as of `now`; returns the state and any warnings.
 pub async fn read_certificate(
-    config: &Value,
+    config: &EncryptionCertificateModel,
     now: OffsetDateTime,
-) -> Result<(Value, Vec<Diagnostic>), Diagnostic> {
+) -> Result<(EncryptionCertificateModel, Vec<Diagnostic>), Diagnostic> {
     let source = certificate_source(config);
-    let (pem, cert, version, url) = match string_attr(config, "certificate") {
-        Some(text) => {
+    let (pem, cert, version, url) = match &config.certificate {
+        Known::Value(text) => {
             let cert = certs::parse_encryption_cert(text).map_err(|e| {
                 Diagnostic::error("Invalid encryption certificate", e.to_string())
                     .at(source.clone())
             })?;
             (text.to_string(), cert, None, None)
         }
-        None => {
+        _ => {
             let got = download(config).await?;
             (
                 got.pem,
@@ -235,7 +258,7 @@ pub async fn read_certificate(
                 .at(source.clone()),
         );
     }
-    if let Some(bundle) = string_attr(config, "ca_certificate") {
+    if let Known::Value(bundle) = &config.ca_certificate {
         check_issuer(config, &cert, bundle, now).await?;
     }
     let not_after = cert.not_after().format(&Rfc3339).map_err(|e| {
@@ -246,34 +269,32 @@ pub async fn read_certificate(
         .digest(openssl::hash::MessageDigest::sha256())
         .map(hex::encode)
         .map_err(|e| Diagnostic::error("Cannot fingerprint the certificate", e.to_string()))?;
-    let opt = |v: Option<String>| v.map(Value::string).unwrap_or(Value::Null);
-    let keep = |name: &str| get(config, name).clone();
-    let state = Value::object([
-        ("platform", keep("platform")),
-        ("version", keep("version")),
-        ("versions", keep("versions")),
-        ("url_template", keep("url_template")),
-        ("certificate", Value::string(pem)),
-        ("ca_certificate", keep("ca_certificate")),
-        ("crl", keep("crl")),
-        ("selected_version", opt(version)),
-        ("url", opt(url)),
-        ("not_after", Value::string(not_after)),
-        ("days_left", Value::number(status.days_left())),
-        ("fingerprint", Value::string(fingerprint)),
-    ]);
+    let state = EncryptionCertificateModel {
+        certificate: Known::Value(pem),
+        selected_version: version.into(),
+        url: url.into(),
+        not_after: Known::Value(not_after),
+        days_left: Known::Value(status.days_left()),
+        fingerprint: Known::Value(fingerprint),
+        ..config.clone()
+    };
     Ok((state, warnings))
 }
 
-async fn download(config: &Value) -> Result<certs::DownloadedCert, Diagnostic> {
-    let platform = string_attr(config, "platform")
+async fn download(
+    config: &EncryptionCertificateModel,
+) -> Result<certs::DownloadedCert, Diagnostic> {
+    let platform = config
+        .platform
+        .as_deref()
+        .value()
         .map(Platform::from_str)
         .transpose()
         .map_err(|e| {
             Diagnostic::error("Unknown platform", e.to_string()).at(AttrPath::attr("platform"))
         })?
         .unwrap_or_default();
-    let template = match (string_attr(config, "url_template"), platform) {
+    let template = match (config.url_template.as_deref().value(), platform) {
         (Some(t), _) => t.to_string(),
         (None, Platform::Hpvs) => certs::DEFAULT_CERT_URL_TEMPLATE.to_string(),
         (None, other) => {
@@ -288,13 +309,10 @@ async fn download(config: &Value) -> Result<certs::DownloadedCert, Diagnostic> {
             .at(AttrPath::attr("platform")));
         }
     };
-    let constraint = string_attr(config, "version").unwrap_or("*");
-    let candidates: Vec<String> = match get(config, "versions").as_elements() {
-        Some(items) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        None => match (platform, certs::parse_version(constraint)) {
+    let constraint = config.version.as_deref().value().unwrap_or("*");
+    let candidates: Vec<String> = match &config.versions {
+        Known::Value(items) => items.clone(),
+        _ => match (platform, certs::parse_version(constraint)) {
             // An exact version needs no list.
             (_, Ok(exact)) => vec![exact.to_string()],
             (Platform::Hpvs, Err(_)) => HPVS_PUBLISHED_VERSIONS
@@ -332,7 +350,7 @@ async fn download(config: &Value) -> Result<certs::DownloadedCert, Diagnostic> {
 
 /// Chain (and CRL) checks against the user's CA bundle.
 async fn check_issuer(
-    config: &Value,
+    config: &EncryptionCertificateModel,
     cert: &Certificate,
     bundle: &str,
     now: OffsetDateTime,
@@ -345,7 +363,7 @@ async fn check_issuer(
     let intermediates: Vec<&Certificate> = chain.intermediates.iter().collect();
     certs::verify_chain_at(cert, &intermediates, &chain.root, now)
         .map_err(|e| at_ca("Encryption certificate does not chain to the CA", e))?;
-    let Some(crl) = string_attr(config, "crl") else {
+    let Known::Value(crl) = &config.crl else {
         return Ok(());
     };
     let issuer = &chain.intermediates[0];
@@ -392,15 +410,11 @@ mod tests {
     }
 
     fn config_with(pem: &str) -> Value {
-        let mut attrs: std::collections::BTreeMap<String, Value> = EncryptionCertificateDataSource
-            .schema()
-            .block
-            .attributes
-            .iter()
-            .map(|a| (a.name.clone(), Value::Null))
-            .collect();
-        attrs.insert("certificate".into(), Value::string(pem));
-        Value::Object(attrs)
+        Value::object([("certificate", Value::string(pem))])
+    }
+
+    fn model(config: &Value) -> EncryptionCertificateModel {
+        EncryptionCertificateModel::build(config).unwrap()
     }
 
     /// Re-reading on later days moves `days_left` but never `certificate`, so resources
@@ -408,16 +422,16 @@ mod tests {
     #[tokio::test]
     async fn days_left_drifts_daily_while_certificate_stays_byte_identical() {
         let pem = certificate(200);
-        let config = config_with(&pem);
+        let config = model(&config_with(&pem));
         let now = OffsetDateTime::now_utc();
         let day = time::Duration::days(1);
         let (today, warnings) = read_certificate(&config, now).await.unwrap();
         assert!(warnings.is_empty());
         let (tomorrow, _) = read_certificate(&config, now + day).await.unwrap();
-        assert_eq!(get(&today, "certificate"), get(&tomorrow, "certificate"));
-        assert_eq!(get(&today, "certificate").as_str(), Some(pem.as_str()));
-        assert_eq!(get(&today, "fingerprint"), get(&tomorrow, "fingerprint"));
-        let days = |v: &Value| get(v, "days_left").as_number().unwrap().as_i64().unwrap();
+        assert_eq!(today.certificate, tomorrow.certificate);
+        assert_eq!(today.certificate, Known::Value(pem.clone()));
+        assert_eq!(today.fingerprint, tomorrow.fingerprint);
+        let days = |v: &EncryptionCertificateModel| v.days_left.value().unwrap();
         assert_eq!(days(&today) - days(&tomorrow), 1);
 
         let (_, warnings) = read_certificate(&config, now + day * 30).await.unwrap();
@@ -449,7 +463,7 @@ mod tests {
                 Value::list([Value::string("1.0.1"), Value::string("one")]),
             );
         }
-        let paths: Vec<String> = check_config(&config)
+        let paths: Vec<String> = check_config(&model(&config))
             .iter()
             .map(|d| d.path.as_ref().map(|p| p.to_string()).unwrap_or_default())
             .collect();

@@ -3,17 +3,32 @@
 //! selection (public, `available`, s390x, Hyper Protect OS and name).
 
 use crate::contract::image::{select_image, ImageError};
+use crate::model;
 use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
-pub struct HyperprotectImage;
+/// The `hyperprotect_image` data source.
+pub struct ImageDataSource;
+
+model! {
+    /// The configuration and result of `hyperprotect_image`.
+    pub struct ImageModel {
+        pub version: Known<String>,
+        pub architecture: Known<String>,
+        pub id: Known<String>,
+        pub name: Known<String>,
+        pub image_version: Known<String>,
+        pub checksum: Known<String>,
+        pub os: Known<String>,
+    }
+}
 
 #[async_trait::async_trait]
-impl DataSource for HyperprotectImage {
+impl DataSource for ImageDataSource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_image"
     }
@@ -48,8 +63,15 @@ impl DataSource for HyperprotectImage {
         )
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(ImageModel::fields())
+    }
+
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        if let Some(v) = get(config, "version").as_str() {
+        let Ok(config) = ImageModel::build(config) else {
+            return;
+        };
+        if let Known::Value(v) = &config.version {
             if let Err(e) = crate::contract::image::VersionConstraint::parse(v) {
                 diags.error_at(
                     AttrPath::attr("version"),
@@ -61,8 +83,12 @@ impl DataSource for HyperprotectImage {
     }
 
     async fn read(&self, ctx: &Ctx, config: &Value) -> Outcome {
-        let constraint = get(config, "version").as_str().unwrap_or("").to_string();
-        let arch = get(config, "architecture").as_str().map(str::to_string);
+        let config = match ImageModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let constraint = config.version.clone().value().unwrap_or_default();
+        let arch = config.architecture.clone().value();
         let listed = cloud_call(ctx, "Cannot list images", READ_TIMEOUT, |c| async move {
             c.list_images_json(&[("visibility", "public"), ("status", "available")])
                 .await
@@ -105,17 +131,14 @@ impl DataSource for HyperprotectImage {
             .and_then(|i| i["operating_system"]["name"].as_str())
             .unwrap_or_default()
             .to_string();
-        Outcome::ok(Value::object([
-            ("version", get(config, "version").clone()),
-            ("architecture", get(config, "architecture").clone()),
-            ("id", Value::string(chosen.id)),
-            ("name", Value::string(chosen.name)),
-            ("image_version", Value::string(chosen.version.to_string())),
-            (
-                "checksum",
-                Value::string(chosen.checksum.unwrap_or_default()),
-            ),
-            ("os", Value::string(os)),
-        ]))
+        let found = ImageModel {
+            id: Known::Value(chosen.id),
+            name: Known::Value(chosen.name),
+            image_version: Known::Value(chosen.version.to_string()),
+            checksum: Known::Value(chosen.checksum.unwrap_or_default()),
+            os: Known::Value(os),
+            ..config
+        };
+        Outcome::ok(found.to_value())
     }
 }

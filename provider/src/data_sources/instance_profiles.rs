@@ -3,14 +3,42 @@
 //! vCPU and memory), optionally filtered.
 
 use crate::cloud::InstanceProfile;
+use crate::model;
 use crate::provider_data::{cloud_call, READ_TIMEOUT};
-use crate::runtime::diag::{AttrPath, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Number, Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
-pub struct HyperprotectInstanceProfiles;
+/// The `hyperprotect_instance_profiles` data source.
+pub struct InstanceProfilesDataSource;
+
+model! {
+    /// The configuration (filters) and result of `hyperprotect_instance_profiles`.
+    pub struct InstanceProfilesModel {
+        pub architecture: Known<String>,
+        pub secure_execution: Known<bool>,
+        pub confidential_compute_mode: Known<String>,
+        pub min_vcpu: Known<u64>,
+        pub min_memory: Known<u64>,
+        pub profiles: Known<Vec<ProfileModel>>,
+    }
+}
+
+model! {
+    /// One profile found.
+    pub struct ProfileModel {
+        pub name: String,
+        pub family: String,
+        pub status: String,
+        pub architecture: String,
+        pub secure_execution: bool,
+        pub confidential_compute_modes: Vec<String>,
+        pub default_confidential_compute_mode: String,
+        pub vcpu_count: Option<u64>,
+        pub memory: Option<u64>,
+    }
+}
 
 /// The filters of one read.
 struct Filter {
@@ -22,21 +50,13 @@ struct Filter {
 }
 
 impl Filter {
-    fn from_config(config: &Value) -> Filter {
-        let whole = |name: &str| {
-            get(config, name)
-                .as_number()
-                .and_then(Number::as_i64)
-                .and_then(|n| u64::try_from(n).ok())
-        };
+    fn from_config(config: &InstanceProfilesModel) -> Filter {
         Filter {
-            architecture: get(config, "architecture").as_str().map(str::to_string),
-            secure_execution: get(config, "secure_execution").as_bool(),
-            confidential_compute_mode: get(config, "confidential_compute_mode")
-                .as_str()
-                .map(str::to_string),
-            min_vcpu: whole("min_vcpu"),
-            min_memory: whole("min_memory"),
+            architecture: config.architecture.clone().value(),
+            secure_execution: config.secure_execution.value(),
+            confidential_compute_mode: config.confidential_compute_mode.clone().value(),
+            min_vcpu: config.min_vcpu.value(),
+            min_memory: config.min_memory.value(),
         }
     }
 
@@ -75,39 +95,33 @@ fn profile_type() -> Type {
     ])
 }
 
-fn profile_value(p: &InstanceProfile) -> Value {
-    let num = |n: Option<u64>| n.map_or(Value::Null, |n| Value::number(Number::from_u64(n)));
-    let text = |s: Option<String>| Value::string(s.unwrap_or_default());
-    Value::object([
-        ("name", Value::string(p.name.clone())),
-        ("family", text(p.family.clone())),
-        ("status", text(p.status.clone())),
-        ("architecture", text(p.architecture())),
-        ("secure_execution", Value::bool(p.secure_execution())),
-        (
-            "confidential_compute_modes",
-            Value::list(
-                p.confidential_compute_modes()
-                    .iter()
-                    .map(|m| Value::string(m.as_str())),
-            ),
-        ),
-        (
-            "default_confidential_compute_mode",
-            text(
-                p.confidential_compute_modes
-                    .as_ref()
-                    .and_then(|m| m.default.as_ref())
-                    .map(|m| m.as_str().to_string()),
-            ),
-        ),
-        ("vcpu_count", num(p.vcpu_count.effective())),
-        ("memory", num(p.memory.effective())),
-    ])
+impl ProfileModel {
+    fn of(p: &InstanceProfile) -> ProfileModel {
+        ProfileModel {
+            name: p.name.clone(),
+            family: p.family.clone().unwrap_or_default(),
+            status: p.status.clone().unwrap_or_default(),
+            architecture: p.architecture().unwrap_or_default(),
+            secure_execution: p.secure_execution(),
+            confidential_compute_modes: p
+                .confidential_compute_modes()
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+            default_confidential_compute_mode: p
+                .confidential_compute_modes
+                .as_ref()
+                .and_then(|m| m.default.as_ref())
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+            vcpu_count: p.vcpu_count.effective(),
+            memory: p.memory.effective(),
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl DataSource for HyperprotectInstanceProfiles {
+impl DataSource for InstanceProfilesDataSource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_instance_profiles"
     }
@@ -126,8 +140,10 @@ impl DataSource for HyperprotectInstanceProfiles {
                     "Only profiles offering this confidential compute mode (`tdx`, `sgx`).",
                 ),
                 Attribute::optional("min_vcpu", Type::Number)
+                    .int_range(0, i64::MAX)
                     .describe("Only profiles with at least this many vCPUs."),
                 Attribute::optional("min_memory", Type::Number)
+                    .int_range(0, i64::MAX)
                     .describe("Only profiles with at least this much memory, in GiB."),
                 Attribute::computed("profiles", Type::list(profile_type())).describe(
                     "The matching profiles, sorted by name: `name`, `family`, `status` \
@@ -143,22 +159,16 @@ impl DataSource for HyperprotectInstanceProfiles {
         )
     }
 
-    fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        for name in ["min_vcpu", "min_memory"] {
-            if let Some(n) = get(config, name).as_number() {
-                if n.as_i64().is_none_or(|v| v < 0) {
-                    diags.error_at(
-                        AttrPath::attr(name),
-                        format!("Invalid {name}"),
-                        format!("{name} must be a whole number of at least 0."),
-                    );
-                }
-            }
-        }
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(InstanceProfilesModel::fields())
     }
 
     async fn read(&self, ctx: &Ctx, config: &Value) -> Outcome {
-        let filter = Filter::from_config(config);
+        let config = match InstanceProfilesModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let filter = Filter::from_config(&config);
         let listed = cloud_call(
             ctx,
             "Cannot list instance profiles",
@@ -172,14 +182,11 @@ impl DataSource for HyperprotectInstanceProfiles {
         };
         profiles.retain(|p| filter.keeps(p));
         profiles.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut state = config.clone();
-        if let Value::Object(fields) = &mut state {
-            fields.insert(
-                "profiles".into(),
-                Value::list(profiles.iter().map(profile_value)),
-            );
-        }
-        Outcome::ok(state)
+        let state = InstanceProfilesModel {
+            profiles: Known::Value(profiles.iter().map(ProfileModel::of).collect()),
+            ..config
+        };
+        Outcome::ok(state.to_value())
     }
 }
 

@@ -4,10 +4,10 @@
 pub mod archive;
 pub mod attestation;
 pub mod encryption_certificate;
-mod image;
-mod instance_profiles;
-mod subnet;
-mod vpc;
+pub mod image;
+pub mod instance_profiles;
+pub mod subnet;
+pub mod vpc;
 
 use std::sync::Arc;
 
@@ -19,9 +19,9 @@ pub fn all() -> Vec<Arc<dyn DataSource>> {
         Arc::new(archive::ArchiveDataSource),
         Arc::new(attestation::AttestationDataSource),
         Arc::new(encryption_certificate::EncryptionCertificateDataSource),
-        Arc::new(image::HyperprotectImage),
-        Arc::new(instance_profiles::HyperprotectInstanceProfiles),
-        Arc::new(subnet::HyperprotectSubnet),
-        Arc::new(vpc::HyperprotectVpc),
+        Arc::new(image::ImageDataSource),
+        Arc::new(instance_profiles::InstanceProfilesDataSource),
+        Arc::new(subnet::SubnetDataSource),
+        Arc::new(vpc::VpcDataSource),
     ]
 }

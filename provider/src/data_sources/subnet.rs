@@ -3,41 +3,54 @@
 
 use super::vpc::list_or_none;
 use crate::cloud::Subnet;
+use crate::model;
 use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Number, Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
-pub struct HyperprotectSubnet;
+/// The `hyperprotect_subnet` data source.
+pub struct SubnetDataSource;
 
-fn subnet_state(name: &str, vpc_config: &Value, s: &Subnet) -> Value {
-    let text = |v: Option<String>| Value::string(v.unwrap_or_default());
-    Value::object([
-        ("name", Value::string(name)),
-        ("vpc", vpc_config.clone()),
-        ("id", Value::string(s.id.clone())),
-        ("crn", Value::string(s.crn.clone())),
-        ("status", text(s.status.clone())),
-        ("zone", text(s.zone.as_ref().map(|z| z.name.clone()))),
-        ("vpc_id", text(s.vpc.as_ref().map(|v| v.id.clone()))),
-        ("ipv4_cidr_block", text(s.ipv4_cidr_block.clone())),
-        (
-            "available_ipv4_address_count",
-            Value::number(Number::from_u64(
-                s.available_ipv4_address_count.unwrap_or(0),
-            )),
-        ),
-        (
-            "resource_group",
-            text(s.resource_group.as_ref().map(|r| r.id.clone())),
-        ),
-    ])
+model! {
+    /// The configuration and result of `hyperprotect_subnet`.
+    pub struct SubnetModel {
+        pub name: Known<String>,
+        pub vpc: Known<String>,
+        pub id: Known<String>,
+        pub crn: Known<String>,
+        pub status: Known<String>,
+        pub zone: Known<String>,
+        pub vpc_id: Known<String>,
+        pub ipv4_cidr_block: Known<String>,
+        pub available_ipv4_address_count: Known<u64>,
+        pub resource_group: Known<String>,
+    }
+}
+
+impl SubnetModel {
+    /// The result for subnet `s`, found by this configuration.
+    fn found(&self, s: &Subnet) -> SubnetModel {
+        let text = |v: Option<String>| Known::Value(v.unwrap_or_default());
+        SubnetModel {
+            name: self.name.clone(),
+            vpc: self.vpc.clone(),
+            id: Known::Value(s.id.clone()),
+            crn: Known::Value(s.crn.clone()),
+            status: text(s.status.clone()),
+            zone: text(s.zone.as_ref().map(|z| z.name.clone())),
+            vpc_id: text(s.vpc.as_ref().map(|v| v.id.clone())),
+            ipv4_cidr_block: text(s.ipv4_cidr_block.clone()),
+            available_ipv4_address_count: Known::Value(s.available_ipv4_address_count.unwrap_or(0)),
+            resource_group: text(s.resource_group.as_ref().map(|r| r.id.clone())),
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl DataSource for HyperprotectSubnet {
+impl DataSource for SubnetDataSource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_subnet"
     }
@@ -64,9 +77,17 @@ impl DataSource for HyperprotectSubnet {
         )
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(SubnetModel::fields())
+    }
+
     async fn read(&self, ctx: &Ctx, config: &Value) -> Outcome {
-        let name = get(config, "name").as_str().unwrap_or_default().to_string();
-        let vpc = get(config, "vpc").as_str().map(str::to_string);
+        let config = match SubnetModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let name = config.name.clone().value().unwrap_or_default();
+        let vpc = config.vpc.clone().value();
         let vpc_filter = vpc.clone();
         let listed = cloud_call(ctx, "Cannot list subnets", READ_TIMEOUT, |c| async move {
             c.list_subnets(vpc_filter.as_deref()).await
@@ -82,7 +103,7 @@ impl DataSource for HyperprotectSubnet {
             .map(|v| format!(" of VPC {v}"))
             .unwrap_or_default();
         match matching.as_slice() {
-            [one] => Outcome::ok(subnet_state(&name, get(config, "vpc"), one)),
+            [one] => Outcome::ok(config.found(one).to_value()),
             [] => {
                 let mut names: Vec<&str> = subnets.iter().map(|s| s.name.as_str()).collect();
                 names.sort_unstable();

@@ -1,16 +1,29 @@
 //! `hyperprotect_vpc`: a VPC of the provider's region, looked up by name.
 
+use crate::model;
 use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, DataSource, Outcome};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type, Value};
 
-pub struct HyperprotectVpc;
+/// The `hyperprotect_vpc` data source.
+pub struct VpcDataSource;
+
+model! {
+    /// The configuration and result of `hyperprotect_vpc`.
+    pub struct VpcModel {
+        pub name: Known<String>,
+        pub id: Known<String>,
+        pub crn: Known<String>,
+        pub status: Known<String>,
+        pub resource_group: Known<String>,
+    }
+}
 
 #[async_trait::async_trait]
-impl DataSource for HyperprotectVpc {
+impl DataSource for VpcDataSource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_vpc"
     }
@@ -32,8 +45,16 @@ impl DataSource for HyperprotectVpc {
         )
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(VpcModel::fields())
+    }
+
     async fn read(&self, ctx: &Ctx, config: &Value) -> Outcome {
-        let name = get(config, "name").as_str().unwrap_or_default().to_string();
+        let config = match VpcModel::build(config) {
+            Ok(c) => c,
+            Err(d) => return Outcome::failed(Value::Null, d),
+        };
+        let name = config.name.value().unwrap_or_default();
         let listed = cloud_call(ctx, "Cannot list VPCs", READ_TIMEOUT, |c| async move {
             c.list_vpcs().await
         })
@@ -57,24 +78,19 @@ impl DataSource for HyperprotectVpc {
                 .at(AttrPath::attr("name")),
             );
         };
-        Outcome::ok(Value::object([
-            ("name", Value::string(name.clone())),
-            ("id", Value::string(vpc.id.clone())),
-            ("crn", Value::string(vpc.crn.clone())),
-            (
-                "status",
-                Value::string(vpc.status.clone().unwrap_or_default()),
+        let found = VpcModel {
+            name: Known::Value(name),
+            id: Known::Value(vpc.id.clone()),
+            crn: Known::Value(vpc.crn.clone()),
+            status: Known::Value(vpc.status.clone().unwrap_or_default()),
+            resource_group: Known::Value(
+                vpc.resource_group
+                    .as_ref()
+                    .map(|r| r.id.clone())
+                    .unwrap_or_default(),
             ),
-            (
-                "resource_group",
-                Value::string(
-                    vpc.resource_group
-                        .as_ref()
-                        .map(|r| r.id.clone())
-                        .unwrap_or_default(),
-                ),
-            ),
-        ]))
+        };
+        Outcome::ok(found.to_value())
     }
 }
 

@@ -5,16 +5,17 @@
 //!
 //! [`data_sources::attestation`]: crate::data_sources::attestation
 
-use crate::data_sources::attestation::{block, evaluate_now, validate};
-use crate::runtime::diag::Diagnostics;
+use crate::data_sources::attestation::{block, evaluate_now, AttestationModel};
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, EphemeralResource, Opened};
 use crate::runtime::schema::Schema;
 use crate::runtime::value::Value;
 
-pub struct AttestationEphemeral;
+/// The ephemeral `hyperprotect_attestation`.
+pub struct AttestationEphemeralResource;
 
 #[async_trait::async_trait]
-impl EphemeralResource for AttestationEphemeral {
+impl EphemeralResource for AttestationEphemeralResource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_attestation"
     }
@@ -31,8 +32,8 @@ impl EphemeralResource for AttestationEphemeral {
         )
     }
 
-    fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        validate(config, diags);
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(AttestationModel::fields())
     }
 
     async fn open(&self, _ctx: &Ctx, config: &Value) -> Opened {

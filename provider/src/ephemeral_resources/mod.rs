@@ -9,5 +9,5 @@ use crate::runtime::framework::EphemeralResource;
 
 /// Every ephemeral resource the provider serves.
 pub fn all() -> Vec<Arc<dyn EphemeralResource>> {
-    vec![Arc::new(attestation::AttestationEphemeral)]
+    vec![Arc::new(attestation::AttestationEphemeralResource)]
 }

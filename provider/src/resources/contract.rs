@@ -22,15 +22,63 @@ use crate::contract::expiry::{self, CertificateAuthority, CsrSource, SubjectFiel
 use crate::contract::keys::{self, KeyError};
 use crate::contract::schema::SectionKind;
 use crate::contract::token;
+use crate::model;
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Change, Ctx, Outcome, Plan, Resource};
 use crate::runtime::schema::{Attribute, Block, BlockNesting, NestedBlock, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, Number, ToValue, Type, Value};
 
-use super::common::{self, integer, set, string, Known, CERTIFICATE, PLATFORM};
+use super::encryption::{self as common, CERTIFICATE};
 
-pub struct Contract;
+/// The `hyperprotect_contract` resource.
+pub struct ContractResource;
+
+model! {
+    /// The configuration, plan and state of `hyperprotect_contract`.
+    pub struct ContractModel {
+        pub workload: Known<String> [sensitive],
+        pub env: Known<String> [sensitive],
+        pub env_wo: Known<String> [sensitive],
+        pub env_wo_version: Known<Number>,
+        pub contract: Known<String> [sensitive],
+        pub signing_key: Known<String> [sensitive],
+        pub signing_key_passphrase: Known<String> [sensitive],
+        pub signing_key_wo: Known<String> [sensitive],
+        pub signing_key_passphrase_wo: Known<String> [sensitive],
+        pub signing_key_wo_version: Known<Number>,
+        pub encryption_certificate: Known<String>,
+        pub platform: Known<String>,
+        pub attestation_public_key: Known<String>,
+        pub attestation_public_key_plaintext: Known<bool>,
+        pub id: Known<String>,
+        pub rendered: Known<String>,
+        pub sha256: Known<String>,
+        pub workload_sha256: Known<String>,
+        pub env_sha256: Known<String>,
+        pub expires_at: Known<String>,
+        pub expiry: Known<ExpiryModel>,
+    }
+}
+
+model! {
+    /// The `expiry` block.
+    pub struct ExpiryModel {
+        pub days: Known<i64>,
+        pub ca_certificate: Known<String>,
+        pub ca_key: Known<String> [sensitive],
+        pub ca_key_passphrase: Known<String> [sensitive],
+        pub csr: Known<String>,
+        pub common_name: Known<String>,
+        pub renew_before_days: Known<i64>,
+        pub country: Known<String>,
+        pub state: Known<String>,
+        pub locality: Known<String>,
+        pub organization: Known<String>,
+        pub organizational_unit: Known<String>,
+        pub email: Known<String>,
+    }
+}
 
 const OUTPUTS: [&str; 6] = [
     "id",
@@ -125,8 +173,10 @@ fn schema() -> Schema {
              Null without `expiry`.",
         ),
     ];
+    let max_days = i64::from(expiry::MAX_VALIDITY_DAYS);
     let mut expiry = vec![
         Attribute::required("days", Type::Number)
+            .int_range(1, max_days)
             .describe("How many days the contract is valid from its creation."),
         Attribute::required("ca_certificate", Type::String)
             .describe("The deployer's CA certificate (PEM) that issues the signing certificate."),
@@ -143,10 +193,12 @@ fn schema() -> Schema {
         Attribute::optional("common_name", Type::String).describe(
             "Subject common name (CN) of the signing certificate; required without `csr`.",
         ),
-        Attribute::optional("renew_before_days", Type::Number).describe(
-            "Plan a replacement contract this many days before it expires (default 0: once \
+        Attribute::optional("renew_before_days", Type::Number)
+            .int_range(0, max_days)
+            .describe(
+                "Plan a replacement contract this many days before it expires (default 0: once \
              expired), so the server using it is re-created before it stops booting.",
-        ),
+            ),
     ];
     expiry.extend(SUBJECT.iter().map(|(name, what)| {
         Attribute::optional(*name, Type::String)
@@ -158,12 +210,23 @@ fn schema() -> Schema {
             .with_blocks(vec![NestedBlock::new(
                 "expiry",
                 BlockNesting::Single,
-                Block::new(expiry).describe(
-                    "Contract expiry: `env.signingKey` becomes a certificate for the signing \
+                Block::new(expiry)
+                    .exactly_one_of(&["csr", "common_name"])
+                    .describe(
+                        "Contract expiry: `env.signingKey` becomes a certificate for the signing \
                      key issued by your CA, and the platform refuses the contract after its \
                      notAfter.",
-                ),
+                    ),
             )])
+            .conflicts_with("contract", &["workload", "env", "env_wo"])
+            .at_least_one_of(&["workload", "contract"])
+            .at_least_one_of(&["env", "env_wo", "contract"])
+            .conflicts_with("env", &["env_wo"])
+            .exactly_one_of(&["signing_key", "signing_key_wo"])
+            .conflicts_with("signing_key_passphrase", &["signing_key_wo"])
+            .conflicts_with("signing_key", &["signing_key_passphrase_wo"])
+            .required_with("env_wo_version", "env_wo")
+            .required_with("signing_key_wo_version", "signing_key_wo")
             .describe(
                 "A signed Hyper Protect contract (the deployer's part): the `user_data` \
                  document for a confidential server.",
@@ -180,22 +243,17 @@ struct Sections {
 }
 
 impl Sections {
-    fn of(config: &Value, diags: &mut Diagnostics) -> Sections {
-        let owned = |k: Known<&str>| match k {
-            Known::Null => Known::Null,
-            Known::Unknown => Known::Unknown,
-            Known::Value(s) => Known::Value(s.to_string()),
-        };
-        match string(config, "contract") {
+    fn of(config: &ContractModel, diags: &mut Diagnostics) -> Sections {
+        match &config.contract {
             Known::Null => {
-                let (env, env_attr) = match string(config, "env") {
-                    Known::Null => (string(config, "env_wo"), "env_wo"),
-                    other => (other, "env"),
+                let (env, env_attr) = match &config.env {
+                    Known::Null => (config.env_wo.clone(), "env_wo"),
+                    other => (other.clone(), "env"),
                 };
                 Sections {
-                    workload: owned(string(config, "workload")),
+                    workload: config.workload.clone(),
                     workload_attr: "workload",
-                    env: owned(env),
+                    env,
                     env_attr,
                 }
             }
@@ -241,110 +299,59 @@ impl Sections {
     }
 }
 
-/// The signing key text and passphrase, from the stored or the write-only attributes.
-fn signing_key(config: &Value) -> (Known<&str>, Known<&str>, &'static str) {
-    match string(config, "signing_key") {
-        Known::Null => (
-            string(config, "signing_key_wo"),
-            string(config, "signing_key_passphrase_wo"),
-            "signing_key_wo",
-        ),
-        key => (key, string(config, "signing_key_passphrase"), "signing_key"),
+impl ContractModel {
+    /// The signing key text and passphrase, from the stored or the write-only attributes,
+    /// with the attributes they come from.
+    fn signing_key(&self) -> (Known<&str>, Known<&str>, &'static str, &'static str) {
+        match &self.signing_key {
+            Known::Null => (
+                self.signing_key_wo.as_deref(),
+                self.signing_key_passphrase_wo.as_deref(),
+                "signing_key_wo",
+                "signing_key_passphrase_wo",
+            ),
+            key => (
+                key.as_deref(),
+                self.signing_key_passphrase.as_deref(),
+                "signing_key",
+                "signing_key_passphrase",
+            ),
+        }
+    }
+
+    fn load_signing_key(&self, diags: &mut Diagnostics) -> Option<PKey<Private>> {
+        let (Known::Value(pem), passphrase, attr, passphrase_attr) = self.signing_key() else {
+            return None;
+        };
+        if passphrase.is_unknown() {
+            return None;
+        }
+        let passphrase = passphrase.value().map(str::as_bytes);
+        let key =
+            keys::load_private_key(pem, passphrase).and_then(|k| keys::require_rsa(&k).map(|()| k));
+        match key {
+            Ok(k) => Some(k),
+            Err(e) => {
+                let at = match e {
+                    KeyError::PassphraseRequired | KeyError::WrongPassphrase => passphrase_attr,
+                    _ => attr,
+                };
+                diags.error_at(AttrPath::attr(at), "Unusable signing key", e.to_string());
+                None
+            }
+        }
     }
 }
 
-fn load_signing_key(config: &Value, diags: &mut Diagnostics) -> Option<PKey<Private>> {
-    let (Known::Value(pem), passphrase, attr) = signing_key(config) else {
-        return None;
-    };
-    if passphrase.is_unknown() {
-        return None;
-    }
-    let passphrase = passphrase.value().map(str::as_bytes);
-    let key =
-        keys::load_private_key(pem, passphrase).and_then(|k| keys::require_rsa(&k).map(|()| k));
-    match key {
-        Ok(k) => Some(k),
-        Err(e) => {
-            let at = match e {
-                KeyError::PassphraseRequired | KeyError::WrongPassphrase
-                    if attr == "signing_key" =>
-                {
-                    "signing_key_passphrase"
-                }
-                KeyError::PassphraseRequired | KeyError::WrongPassphrase => {
-                    "signing_key_passphrase_wo"
-                }
-                _ => attr,
-            };
-            diags.error_at(AttrPath::attr(at), "Unusable signing key", e.to_string());
-            None
-        }
-    }
-}
-
-/// Both set, or neither: an error at the second.
-fn exclusive(config: &Value, a: &str, b: &str, diags: &mut Diagnostics) {
-    if !get(config, a).is_null() && !get(config, b).is_null() {
-        diags.error_at(
-            AttrPath::attr(b),
-            "Conflicting attributes",
-            format!("{a} and {b} are exclusive: set one of them."),
-        );
-    }
-}
-
-fn check_config(config: &Value, diags: &mut Diagnostics) {
-    for other in ["workload", "env", "env_wo"] {
-        exclusive(config, "contract", other, diags);
-    }
-    exclusive(config, "env", "env_wo", diags);
-    exclusive(config, "signing_key", "signing_key_wo", diags);
-    exclusive(config, "signing_key_passphrase", "signing_key_wo", diags);
-    exclusive(config, "signing_key", "signing_key_passphrase_wo", diags);
-    let missing = |diags: &mut Diagnostics, attr: &str, what: &str| {
-        diags.error_at(AttrPath::attr(attr), "Missing attribute", what.to_string())
-    };
-    if get(config, "contract").is_null() {
-        if get(config, "workload").is_null() {
-            missing(
-                diags,
-                "workload",
-                "Set workload (or the whole-document `contract`).",
-            );
-        }
-        if get(config, "env").is_null() && get(config, "env_wo").is_null() {
-            missing(
-                diags,
-                "env",
-                "Set env or env_wo (or the whole-document `contract`).",
-            );
-        }
-    }
-    if get(config, "signing_key").is_null() && get(config, "signing_key_wo").is_null() {
-        missing(diags, "signing_key", "Set signing_key or signing_key_wo.");
-    }
-    for (version, wo) in [
-        ("env_wo_version", "env_wo"),
-        ("signing_key_wo_version", "signing_key_wo"),
-    ] {
-        if !get(config, version).is_null() && get(config, wo).is_null() {
-            diags.error_at(
-                AttrPath::attr(version),
-                "Version without a write-only value",
-                format!("{version} only applies together with {wo}."),
-            );
-        }
-    }
-    common::check_platform(config, diags);
-    if let Known::Value(cert) = string(config, CERTIFICATE) {
+/// What the declared rules cannot say: the certificate, keys, CA and sections are usable.
+fn check_config(config: &ContractModel, diags: &mut Diagnostics) {
+    if let Known::Value(cert) = &config.encryption_certificate {
         common::encryption_key(cert, diags);
     }
-
     let sections = Sections::of(config, diags);
     if let Known::Value(w) = &sections.workload {
         if token::looks_like_token(w) {
-            if let Known::Value(platform) = common::platform(config) {
+            if let Known::Value(platform) = common::platform(&config.platform) {
                 if let Err(e) = token::require_platform(w, platform) {
                     diags.error_at(
                         AttrPath::attr(sections.workload_attr),
@@ -360,8 +367,8 @@ fn check_config(config: &Value, diags: &mut Diagnostics) {
     if let Known::Value(env) = &sections.env {
         common::check_section(SectionKind::Env, env, sections.env_attr, diags);
     }
-    load_signing_key(config, diags);
-    if let Known::Value(pem) = string(config, "attestation_public_key") {
+    config.load_signing_key(diags);
+    if let Known::Value(pem) = &config.attestation_public_key {
         if let Err(e) = keys::load_public_key(pem).and_then(|k| keys::require_rsa(&k)) {
             diags.error_at(
                 AttrPath::attr("attestation_public_key"),
@@ -370,109 +377,70 @@ fn check_config(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
-    let expiry = get(config, "expiry");
-    if !expiry.is_null() {
-        let at = |name: &str| AttrPath::attr("expiry").then_attr(name);
-        // `integer` reads a fraction or a number beyond i64 as unknown: say so here, or
-        // such a value would pass the plan unchecked.
-        for name in ["days", "renew_before_days"] {
-            if get(expiry, name)
-                .as_number()
-                .is_some_and(|n| n.as_i64().is_none())
-            {
+    if let Known::Value(expiry) = &config.expiry {
+        if let (Known::Value(_), Known::Value(_)) = (&expiry.ca_certificate, &expiry.ca_key) {
+            if let Err(e) = expiry.certificate_authority() {
                 diags.error_at(
-                    at(name),
-                    "Invalid expiry",
-                    format!(
-                        "{name} must be a whole number of days, at most {}.",
-                        expiry::MAX_VALIDITY_DAYS
-                    ),
+                    AttrPath::attr("expiry").then_attr("ca_key"),
+                    "Unusable contract-expiry CA",
+                    e,
                 );
-            }
-        }
-        if let Known::Value(days) = integer(expiry, "days") {
-            if let Err(e) = ValidityDays::new(days) {
-                diags.error_at(at("days"), "Invalid expiry", e.to_string());
-            }
-        }
-        if let Known::Value(days) = integer(expiry, "renew_before_days") {
-            if !(0..=i64::from(expiry::MAX_VALIDITY_DAYS)).contains(&days) {
-                diags.error_at(
-                    at("renew_before_days"),
-                    "Invalid expiry",
-                    "renew_before_days must be 0 or more.",
-                );
-            }
-        }
-        if get(expiry, "csr").is_null() == get(expiry, "common_name").is_null() {
-            diags.error_at(
-                at("common_name"),
-                "Invalid expiry",
-                "Set either csr or common_name (with the other subject fields).",
-            );
-        }
-        if let (Known::Value(_), Known::Value(_)) =
-            (string(expiry, "ca_certificate"), string(expiry, "ca_key"))
-        {
-            if let Err(e) = certificate_authority(expiry) {
-                diags.error_at(at("ca_key"), "Unusable contract-expiry CA", e);
             }
         }
     }
 }
 
-fn certificate_authority(expiry: &Value) -> Result<CertificateAuthority, String> {
-    let (Known::Value(cert), Known::Value(key)) =
-        (string(expiry, "ca_certificate"), string(expiry, "ca_key"))
-    else {
-        return Err("ca_certificate and ca_key must be known.".into());
-    };
-    let passphrase = string(expiry, "ca_key_passphrase")
-        .value()
-        .map(str::as_bytes);
-    CertificateAuthority::from_pem(cert, key, passphrase).map_err(|e| e.to_string())
-}
+impl ExpiryModel {
+    fn certificate_authority(&self) -> Result<CertificateAuthority, String> {
+        let (Known::Value(cert), Known::Value(key)) = (&self.ca_certificate, &self.ca_key) else {
+            return Err("ca_certificate and ca_key must be known.".into());
+        };
+        let passphrase = self.ca_key_passphrase.as_deref().value().map(str::as_bytes);
+        CertificateAuthority::from_pem(cert, key, passphrase).map_err(|e| e.to_string())
+    }
 
-/// Issues the signing certificate for contract expiry.
-fn issue_certificate(expiry: &Value, key: &PKey<Private>, diags: &mut Diagnostics) -> Option<X509> {
-    let at = AttrPath::attr("expiry");
-    let ca = match certificate_authority(expiry) {
-        Ok(ca) => ca,
-        Err(e) => {
-            diags.error_at(at.then_attr("ca_key"), "Unusable contract-expiry CA", e);
-            return None;
-        }
-    };
-    let days = integer(expiry, "days")
-        .value()
-        .ok_or_else(|| "days must be known".to_string())
-        .and_then(|d| ValidityDays::new(d).map_err(|e| e.to_string()));
-    let days = match days {
-        Ok(d) => d,
-        Err(e) => {
-            diags.error_at(at.then_attr("days"), "Invalid expiry", e);
-            return None;
-        }
-    };
-    let field = |name| string(expiry, name).value().map(str::to_string);
-    let subject = SubjectFields {
-        country: field("country"),
-        state: field("state"),
-        locality: field("locality"),
-        organisation: field("organization"),
-        unit: field("organizational_unit"),
-        common_name: field("common_name").unwrap_or_default(),
-        email: field("email"),
-    };
-    let source = match string(expiry, "csr") {
-        Known::Value(pem) => CsrSource::Pem(pem),
-        _ => CsrSource::Subject(&subject),
-    };
-    match expiry::issue_signing_certificate(key, source, &ca, days) {
-        Ok(c) => Some(c.certificate),
-        Err(e) => {
-            diags.error_at(at, "Cannot issue the signing certificate", e.to_string());
-            None
+    /// Issues the signing certificate for contract expiry.
+    fn issue_certificate(&self, key: &PKey<Private>, diags: &mut Diagnostics) -> Option<X509> {
+        let at = AttrPath::attr("expiry");
+        let ca = match self.certificate_authority() {
+            Ok(ca) => ca,
+            Err(e) => {
+                diags.error_at(at.then_attr("ca_key"), "Unusable contract-expiry CA", e);
+                return None;
+            }
+        };
+        let days = self
+            .days
+            .value()
+            .ok_or_else(|| "days must be known".to_string())
+            .and_then(|d| ValidityDays::new(d).map_err(|e| e.to_string()));
+        let days = match days {
+            Ok(d) => d,
+            Err(e) => {
+                diags.error_at(at.then_attr("days"), "Invalid expiry", e);
+                return None;
+            }
+        };
+        let field = |k: &Known<String>| k.as_deref().value().map(str::to_string);
+        let subject = SubjectFields {
+            country: field(&self.country),
+            state: field(&self.state),
+            locality: field(&self.locality),
+            organisation: field(&self.organization),
+            unit: field(&self.organizational_unit),
+            common_name: field(&self.common_name).unwrap_or_default(),
+            email: field(&self.email),
+        };
+        let source = match &self.csr {
+            Known::Value(pem) => CsrSource::Pem(pem),
+            _ => CsrSource::Subject(&subject),
+        };
+        match expiry::issue_signing_certificate(key, source, &ca, days) {
+            Ok(c) => Some(c.certificate),
+            Err(e) => {
+                diags.error_at(at, "Cannot issue the signing certificate", e.to_string());
+                None
+            }
         }
     }
 }
@@ -482,17 +450,17 @@ fn issue_certificate(expiry: &Value, key: &PKey<Private>, diags: &mut Diagnostic
 /// the workload did not change (it is then not encrypted again). Engine errors become
 /// diagnostics at the attribute they come from.
 fn with_input<T>(
-    config: &Value,
+    config: &ContractModel,
     reuse_workload: Option<&str>,
     engine: fn(&ContractInput<'_>) -> Result<T, DocumentError>,
 ) -> Result<T, Diagnostics> {
     let mut diags = Diagnostics::new();
     let sections = Sections::of(config, &mut diags);
-    let recipient = match string(config, CERTIFICATE) {
+    let recipient = match &config.encryption_certificate {
         Known::Value(cert) => common::encryption_key(cert, &mut diags),
         _ => None,
     };
-    let key = load_signing_key(config, &mut diags);
+    let key = config.load_signing_key(&mut diags);
     let (
         Some(recipient),
         Some(key),
@@ -502,7 +470,7 @@ fn with_input<T>(
     ) = (
         recipient,
         key,
-        common::platform(config),
+        common::platform(&config.platform),
         sections.workload.clone(),
         sections.env.clone(),
     )
@@ -515,20 +483,20 @@ fn with_input<T>(
         }
         return Err(diags);
     };
-    let expiry = get(config, "expiry");
-    let certificate = if expiry.is_null() {
-        None
-    } else {
-        Some(issue_certificate(expiry, &key, &mut diags).ok_or_else(|| diags.clone())?)
+    let certificate = match &config.expiry {
+        Known::Value(expiry) => Some(
+            expiry
+                .issue_certificate(&key, &mut diags)
+                .ok_or_else(|| diags.clone())?,
+        ),
+        _ => None,
     };
     let workload = match reuse_workload {
         Some(token) => WorkloadInput::Encrypted(token.to_string()),
         None if token::looks_like_token(&workload) => WorkloadInput::Encrypted(workload),
         None => WorkloadInput::Plaintext(workload),
     };
-    let attestation = string(config, "attestation_public_key").value();
-    let plaintext_attestation =
-        get(config, "attestation_public_key_plaintext").as_bool() == Some(true);
+    let plaintext_attestation = config.attestation_public_key_plaintext == Known::Value(true);
     let input = ContractInput {
         workload,
         env: &env,
@@ -536,7 +504,7 @@ fn with_input<T>(
             key: &key,
             certificate: certificate.as_deref(),
         }),
-        attestation_public_key: attestation,
+        attestation_public_key: config.attestation_public_key.as_deref().value(),
         encryption: Encryption::Encrypt {
             recipient: &recipient,
             platform,
@@ -561,7 +529,7 @@ fn with_input<T>(
             | DocumentError::SectionNotMap { .. }
             | DocumentError::EncryptedSection { .. } => sections.env_attr,
             DocumentError::AttestationKey(_) => "attestation_public_key",
-            DocumentError::SigningKey(_) | DocumentError::Signing(_) => signing_key(config).2,
+            DocumentError::SigningKey(_) | DocumentError::Signing(_) => config.signing_key().2,
             DocumentError::SigningCertificate(_) => "expiry",
             DocumentError::Encrypt { .. } => CERTIFICATE,
             _ => "",
@@ -581,51 +549,64 @@ fn with_input<T>(
 }
 
 /// Whether an input changed (write-only values are never in the prior state: their
-/// `_version` attributes stand for them).
+/// `_version` attributes stand for them). Compares every attribute but the outputs
+/// generically, so a new input needs no change here.
 fn inputs_changed(schema: &Schema, prior: &Value, config: &Value) -> bool {
     let Value::Object(fields) = config else {
         return true;
     };
     let write_only = |k: &str| schema.block.attribute(k).is_some_and(|a| a.write_only);
     fields
-        .keys()
-        .filter(|k| !OUTPUTS.contains(&k.as_str()) && !write_only(k))
-        .any(|k| get(prior, k) != get(config, k))
+        .iter()
+        .filter(|(k, _)| !OUTPUTS.contains(&k.as_str()) && !write_only(k))
+        .any(|(k, v)| prior.attr(k).unwrap_or(&Value::Null) != v)
 }
 
 /// Whether the workload token in the prior document can be kept.
-fn workload_unchanged(prior: &Value, config: &Value) -> bool {
+fn workload_unchanged(prior: &ContractModel, config: &ContractModel) -> bool {
     let mut ignore = Diagnostics::new();
     let (before, after) = (
         Sections::of(prior, &mut ignore).workload,
         Sections::of(config, &mut ignore).workload,
     );
     matches!((&before, &after), (Known::Value(a), Known::Value(b)) if a == b)
-        && [CERTIFICATE, PLATFORM]
-            .iter()
-            .all(|a| get(prior, a) == get(config, a))
+        && prior.encryption_certificate == config.encryption_certificate
+        && prior.platform == config.platform
 }
 
-fn renewal_due(prior: &Value, config: &Value) -> bool {
-    let expiry = get(config, "expiry");
-    let (false, Known::Value(at)) = (expiry.is_null(), string(prior, "expires_at")) else {
+fn renewal_due(prior: &ContractModel, config: &ContractModel) -> bool {
+    let (Known::Value(expiry), Known::Value(at)) = (&config.expiry, &prior.expires_at) else {
         return false;
     };
     let Ok(expires) = OffsetDateTime::parse(at, &Rfc3339) else {
         return true;
     };
-    let before = integer(expiry, "renew_before_days").value().unwrap_or(0);
+    let before = expiry.renew_before_days.value().unwrap_or(0);
     let before = u32::try_from(before).unwrap_or(0);
     expiry::renewal_due(expires, before, OffsetDateTime::now_utc())
 }
 
-fn prior_workload_token(prior: &Value) -> Option<String> {
-    let rendered = string(prior, "rendered").value()?;
+fn prior_workload_token(prior: &ContractModel) -> Option<String> {
+    let rendered = prior.rendered.as_deref().value()?;
     document::Contract::parse(rendered).ok().map(|c| c.workload)
 }
 
+impl ContractModel {
+    /// The outputs, in [`OUTPUTS`] order.
+    fn outputs(&mut self) -> [&mut Known<String>; 6] {
+        [
+            &mut self.id,
+            &mut self.rendered,
+            &mut self.sha256,
+            &mut self.workload_sha256,
+            &mut self.env_sha256,
+            &mut self.expires_at,
+        ]
+    }
+}
+
 #[async_trait]
-impl Resource for Contract {
+impl Resource for ContractResource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_contract"
     }
@@ -634,49 +615,67 @@ impl Resource for Contract {
         schema()
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(ContractModel::fields())
+    }
+
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        check_config(config, diags);
+        // A value the model cannot hold fails a declared rule, which reported it already.
+        if let Ok(config) = ContractModel::build(config) {
+            check_config(&config, diags);
+        }
     }
 
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan<'_>) {
-        let no_expiry = get(plan.config, "expiry").is_null();
-        if !plan.is_create() {
-            if renewal_due(plan.prior, plan.config) {
-                plan.requires_replace.push(AttrPath::attr("expires_at"));
-                for out in OUTPUTS {
-                    set(&mut plan.planned, out, Value::Unknown);
+        let (config, mut prior, mut planned) = match (
+            ContractModel::build(plan.config),
+            ContractModel::build(plan.prior),
+            ContractModel::build(&plan.planned),
+        ) {
+            (Ok(c), Ok(p), Ok(n)) => (c, p, n),
+            (c, p, n) => {
+                for d in [c.err(), p.err(), n.err()].into_iter().flatten() {
+                    plan.diagnostics.extend(d);
                 }
                 return;
             }
+        };
+        if !plan.is_create() {
+            if renewal_due(&prior, &config) {
+                plan.requires_replace.push(AttrPath::attr("expires_at"));
+                for out in planned.outputs() {
+                    *out = Known::Unknown;
+                }
+                plan.planned = planned.to_value();
+                return;
+            }
             let changed = inputs_changed(plan.schema, plan.prior, plan.config);
-            let keep_workload = workload_unchanged(plan.prior, plan.config);
-            for out in OUTPUTS {
-                let keep = !changed || (out == "workload_sha256" && keep_workload);
-                let value = if keep {
-                    get(plan.prior, out).clone()
-                } else {
-                    Value::Unknown
-                };
-                set(&mut plan.planned, out, value);
+            let keep_workload = workload_unchanged(&prior, &config);
+            let kept: Vec<Known<String>> = prior.outputs().into_iter().map(|o| o.clone()).collect();
+            for ((name, out), before) in OUTPUTS.iter().zip(planned.outputs()).zip(kept) {
+                let keep = !changed || (*name == "workload_sha256" && keep_workload);
+                *out = if keep { before } else { Known::Unknown };
             }
             if !changed {
+                plan.planned = planned.to_value();
                 return;
             }
         }
-        if no_expiry {
-            set(&mut plan.planned, "expires_at", Value::Null);
+        if config.expiry.is_null() {
+            planned.expires_at = Known::Null;
         }
+        plan.planned = planned.to_value();
         // A new document will be built: when everything is known, make every check the
         // build makes (signing certificate, size) now, without encrypting or signing.
         if plan.config.is_wholly_known() {
-            if let Err(d) = with_input(plan.config, None, document::rendered_size) {
+            if let Err(d) = with_input(&config, None, document::rendered_size) {
                 plan.diagnostics.extend(d);
             }
         }
     }
 
     async fn create(&self, _ctx: &Ctx, change: Change<'_>) -> Outcome {
-        apply(change, None)
+        apply(change, false)
     }
 
     async fn read(&self, _ctx: &Ctx, state: Value, _private: Vec<u8>) -> Outcome {
@@ -685,12 +684,7 @@ impl Resource for Contract {
     }
 
     async fn update(&self, _ctx: &Ctx, change: Change<'_>) -> Outcome {
-        let reuse = if get(change.planned, "workload_sha256").is_unknown() {
-            None
-        } else {
-            prior_workload_token(change.prior)
-        };
-        apply(change, reuse.as_deref())
+        apply(change, true)
     }
 
     async fn delete(&self, _ctx: &Ctx, _prior: &Value, _private: &[u8]) -> Diagnostics {
@@ -698,40 +692,43 @@ impl Resource for Contract {
     }
 }
 
-fn apply(change: Change<'_>, reuse_workload: Option<&str>) -> Outcome {
+/// Builds the document (create, or an update that changed an input; an update keeps the
+/// prior workload token when the plan kept `workload_sha256`).
+fn apply(change: Change<'_>, update: bool) -> Outcome {
+    let (config, prior, mut state) = match (
+        ContractModel::build(change.config),
+        ContractModel::build(change.prior),
+        ContractModel::build(change.planned),
+    ) {
+        (Ok(c), Ok(p), Ok(n)) => (c, p, n),
+        (Err(d), _, _) | (_, Err(d), _) | (_, _, Err(d)) => return Outcome::failed(Value::Null, d),
+    };
+    let reuse = if update && !state.workload_sha256.is_unknown() {
+        prior_workload_token(&prior)
+    } else {
+        None
+    };
     let mut diags = Diagnostics::new();
-    check_config(change.config, &mut diags);
+    check_config(&config, &mut diags);
     if diags.has_errors() {
         return Outcome::failed(Value::Null, diags);
     }
-    let built: BuiltContract = match with_input(change.config, reuse_workload, document::build) {
+    let built: BuiltContract = match with_input(&config, reuse.as_deref(), document::build) {
         Ok(b) => b,
         Err(d) => {
             diags.extend(d);
             return Outcome::failed(Value::Null, diags);
         }
     };
-    let mut state = change.planned.clone();
     let sha = document::document_sha256(&built.yaml);
-    let section = |s| {
-        built
-            .contract
-            .section_sha256(s)
-            .map(Value::string)
-            .unwrap_or(Value::Null)
-    };
-    set(&mut state, "id", Value::string(&sha[..16]));
-    set(&mut state, "workload_sha256", section(Section::Workload));
-    set(&mut state, "env_sha256", section(Section::Env));
-    let expires = built
-        .expires
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .map(Value::string)
-        .unwrap_or(Value::Null);
-    set(&mut state, "expires_at", expires);
-    set(&mut state, "sha256", Value::string(sha));
-    set(&mut state, "rendered", Value::string(built.yaml));
-    let mut outcome = Outcome::ok(state);
+    let section = |s| built.contract.section_sha256(s).into();
+    state.id = Known::Value(sha[..16].to_string());
+    state.workload_sha256 = section(Section::Workload);
+    state.env_sha256 = section(Section::Env);
+    state.expires_at = built.expires.and_then(|t| t.format(&Rfc3339).ok()).into();
+    state.sha256 = Known::Value(sha);
+    state.rendered = Known::Value(built.yaml);
+    let mut outcome = Outcome::ok(state.to_value());
     outcome.diagnostics = diags;
     outcome
 }

@@ -2,50 +2,80 @@
 //! token (the reference provider's `hpcr_text_encrypted` / `hpcr_json_encrypted` /
 //! `hpcr_tgz_encrypted`): a value the workload or env carries that only the server may read.
 
+use crate::contract::schema::SectionKind;
+use crate::model;
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::Type;
+use crate::runtime::value::{Known, Number, Type};
 
-use super::common::{self, SealedResource, SealedText};
+use super::encryption;
+use super::sealed_text::{Sealed, SealedModel, SealedTextResource};
 
-/// The resource, served through the life cycle all sealed texts share.
-pub fn resource() -> SealedResource {
-    SealedResource {
-        type_name: "hyperprotect_encrypted_text",
-        sealed: SealedText {
-            stored: "text",
-            write_only: "text_wo",
-            version: "text_wo_version",
-            section: None,
-        },
+/// The `hyperprotect_encrypted_text` resource.
+pub type EncryptedTextResource = SealedTextResource<EncryptedTextModel>;
 
-        schema,
+model! {
+    /// The configuration, plan and state of `hyperprotect_encrypted_text`.
+    pub struct EncryptedTextModel {
+        pub text: Known<String> [sensitive],
+        pub text_wo: Known<String> [sensitive],
+        pub text_wo_version: Known<Number>,
+        pub encryption_certificate: Known<String>,
+        pub platform: Known<String>,
+        pub id: Known<String>,
+        pub encrypted: Known<String>,
+        pub sha256: Known<String>,
     }
 }
 
-fn schema() -> Schema {
-    let mut attributes = vec![
-        Attribute::optional("text", Type::String)
-            .sensitive()
-            .describe(
-                "The plaintext to encrypt (any text: `jsonencode(...)`, base64 of an archive, \
-             ...). Stored in state (marked sensitive); use `text_wo` to keep it out. \
-             Exactly one of `text` and `text_wo` is required.",
-            ),
-        Attribute::optional("text_wo", Type::String)
-            .sensitive()
-            .write_only()
-            .describe(
-                "Write-only twin of `text` (Terraform 1.11 or later): never stored in \
-                 state or plan files. Change `text_wo_version` when you change it.",
-            ),
-        common::version_attribute("text_wo_version", "text_wo"),
-        common::certificate_attribute(),
-        common::platform_attribute(),
-    ];
-    attributes.extend(common::sealed_outputs("The text"));
-    Schema::new(
-        0,
-        Block::new(attributes)
-            .describe("A text encrypted to the platform's encryption certificate as one token."),
-    )
+impl SealedModel for EncryptedTextModel {
+    const TYPE_NAME: &'static str = "hyperprotect_encrypted_text";
+    const STORED: &'static str = "text";
+    const WRITE_ONLY: &'static str = "text_wo";
+    const SECTION: Option<SectionKind> = None;
+
+    fn schema() -> Schema {
+        let mut attributes = vec![
+            Attribute::optional("text", Type::String)
+                .sensitive()
+                .describe(
+                    "The plaintext to encrypt (any text: `jsonencode(...)`, base64 of an archive, \
+                 ...). Stored in state (marked sensitive); use `text_wo` to keep it out. \
+                 Exactly one of `text` and `text_wo` is required.",
+                ),
+            Attribute::optional("text_wo", Type::String)
+                .sensitive()
+                .write_only()
+                .describe(
+                    "Write-only twin of `text` (Terraform 1.11 or later): never stored in \
+                     state or plan files. Change `text_wo_version` when you change it.",
+                ),
+            encryption::version_attribute("text_wo_version", "text_wo"),
+            encryption::certificate_attribute(),
+            encryption::platform_attribute(),
+        ];
+        attributes.extend(encryption::sealed_outputs("The text"));
+        Schema::new(
+            0,
+            Block::new(attributes)
+                .exactly_one_of(&["text", "text_wo"])
+                .required_with("text_wo_version", "text_wo")
+                .describe(
+                    "A text encrypted to the platform's encryption certificate as one token.",
+                ),
+        )
+    }
+
+    fn sealed(&self) -> Sealed<'_> {
+        Sealed {
+            stored: &self.text,
+            write_only: &self.text_wo,
+            version: &self.text_wo_version,
+            certificate: &self.encryption_certificate,
+            platform: &self.platform,
+        }
+    }
+
+    fn outputs(&mut self) -> [&mut Known<String>; 3] {
+        [&mut self.id, &mut self.encrypted, &mut self.sha256]
+    }
 }

@@ -5,19 +5,20 @@ use std::sync::Arc;
 
 use crate::runtime::framework::Resource;
 
-mod common;
 pub mod contract;
 pub mod encrypted_text;
+pub mod encryption;
 pub mod instance;
+pub mod sealed_text;
 pub mod workload;
 
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
-        Arc::new(contract::Contract),
-        Arc::new(encrypted_text::resource()),
+        Arc::new(contract::ContractResource),
+        Arc::new(encrypted_text::EncryptedTextResource::new()),
         Arc::new(instance::InstanceResource),
-        Arc::new(workload::resource()),
+        Arc::new(workload::WorkloadResource::new()),
     ]
 }
 

@@ -487,7 +487,7 @@ mod tests {
     #[test]
     fn a_boot_volume_change_replaces_except_unreadable_inputs_after_an_import() {
         use schema::BootVolumeModel;
-        let with = |size: Known<i64>| InstanceModel {
+        let with = |size: Known<crate::runtime::value::Number>| InstanceModel {
             boot_volume: Known::Value(vec![BootVolumeModel {
                 size,
                 ..BootVolumeModel::default()
@@ -499,19 +499,27 @@ mod tests {
             ..InstanceModel::default()
         };
         assert!(boot_volume_replaced(
-            &with(Known::Value(100)),
-            &with(Known::Value(120)),
+            &with(Known::Value(100.into())),
+            &with(Known::Value(120.into())),
             false
         ));
         assert!(!boot_volume_replaced(
             &with(Known::Null),
-            &with(Known::Value(120)),
+            &with(Known::Value(120.into())),
             true
         ));
-        assert!(!boot_volume_replaced(&none, &with(Known::Value(120)), true));
-        assert!(boot_volume_replaced(&none, &with(Known::Value(120)), false));
         assert!(!boot_volume_replaced(
-            &with(Known::Value(1)),
+            &none,
+            &with(Known::Value(120.into())),
+            true
+        ));
+        assert!(boot_volume_replaced(
+            &none,
+            &with(Known::Value(120.into())),
+            false
+        ));
+        assert!(!boot_volume_replaced(
+            &with(Known::Value(1.into())),
             &with(Known::Unknown),
             false
         ));

@@ -63,7 +63,7 @@ model! {
     #[derive(Default)]
     pub struct BootVolumeModel {
         pub name: Known<String>,
-        pub size: Known<i64>,
+        pub size: Known<Number>,
         pub encryption_key: Known<String>,
     }
 }

@@ -95,7 +95,11 @@ impl InstanceModel {
                 delete_volume_on_instance_delete: true,
                 volume: VolumePrototype {
                     name: text(&bv.name),
-                    capacity: bv.size.value().and_then(|s| u64::try_from(s).ok()),
+                    capacity: bv
+                        .size
+                        .value()
+                        .and_then(|s| s.as_i64())
+                        .and_then(|s| u64::try_from(s).ok()),
                     profile: NameRef::new("general-purpose"),
                     encryption_key: text(&bv.encryption_key).map(|crn| CrnRef { crn }),
                 },
@@ -132,7 +136,7 @@ impl InstanceModel {
                         Some(n) => Known::Value(n.to_string()),
                         None => bv.name.clone().unknown_as_null(),
                     },
-                    size: bv.size.unknown_as_null(),
+                    size: bv.size.clone().unknown_as_null(),
                     encryption_key: bv.encryption_key.clone().unknown_as_null(),
                 }]
             }
@@ -257,7 +261,7 @@ mod tests {
         let inputs = InstanceModel {
             user_data: Known::Value("contract".into()),
             boot_volume: Known::Value(vec![BootVolumeModel {
-                size: Known::Value(120),
+                size: Known::Value(Number::from(120)),
                 ..BootVolumeModel::default()
             }]),
             ..InstanceModel::default()
@@ -269,7 +273,7 @@ mod tests {
         assert_eq!(s.confidential_compute_mode, Known::Value("disabled".into()));
         let bv = s.boot_volume().unwrap();
         assert_eq!(bv.name, Known::Value("web-boot".into()));
-        assert_eq!(bv.size, Known::Value(120));
+        assert_eq!(bv.size, Known::Value(Number::from(120)));
         // The state conforms to the schema's type.
         let value = s.to_value();
         value
@@ -291,7 +295,7 @@ mod tests {
             subnet: Known::Value("0717-sn".into()),
             user_data: Known::Value("contract".into()),
             boot_volume: Known::Value(vec![BootVolumeModel {
-                size: Known::Value(150),
+                size: Known::Value(Number::from(150)),
                 encryption_key: Known::Value("crn:key".into()),
                 ..BootVolumeModel::default()
             }]),

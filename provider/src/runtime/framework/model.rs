@@ -26,9 +26,9 @@ pub trait Model: FromValue + ToValue {
     /// The fields, in declaration order.
     fn fields() -> Vec<Field>;
 
-    /// Builds the model from a value Terraform sent; a value of the wrong shape becomes an
-    /// error diagnostic at its attribute (a bug in the provider's model, not the user's
-    /// configuration, since Terraform checked the types already).
+    /// Builds the model from a value Terraform sent; a value the model cannot hold (a
+    /// fraction for a whole number: the declared rules usually refuse it first) becomes an
+    /// error diagnostic at its attribute.
     fn build(value: &Value) -> Result<Self, Diagnostics> {
         Self::from_value(value).map_err(|e| conversion_diagnostic(&e).into())
     }
@@ -90,8 +90,8 @@ pub fn debug_field(value: &dyn fmt::Debug, sensitive: bool) -> &dyn fmt::Debug {
 /// A conversion error as a diagnostic at the attribute it is about.
 pub fn conversion_diagnostic(e: &ConversionError) -> Diagnostic {
     Diagnostic::error(
-        "Value does not fit the provider's model",
-        format!("{e}. This is a bug in the provider."),
+        "Invalid value",
+        format!("{e}. Check the value; if it is right, this is a bug in the provider."),
     )
     .at(AttrPath::from(&e.path))
 }

@@ -277,6 +277,14 @@ impl ToValue for i64 {
     }
 }
 
+/// A whole number of at least 0.
+impl FromValue for u64 {
+    fn from_value(value: &Value) -> Result<Self, ConversionError> {
+        let n = i64::from_value(value)?;
+        u64::try_from(n).map_err(|_| ConversionError::new("expected a whole number of at least 0"))
+    }
+}
+
 impl ToValue for u64 {
     fn to_value(&self) -> Value {
         Value::number(Number::from_u64(*self))
