@@ -32,6 +32,7 @@ pub mod error;
 pub mod faults;
 pub mod hpcr;
 pub mod ids;
+pub mod libvirt;
 pub mod lifecycle;
 pub mod pki;
 pub mod published;

@@ -49,7 +49,9 @@ impl Default for ConnectOptions {
 #[derive(Debug)]
 pub(crate) enum StreamEvent {
     Data(Vec<u8>),
-    /// The peer finished (status OK, no payload).
+    /// End of the peer's data: a `CONTINUE` packet with no payload.
+    Eof,
+    /// The peer confirmed our finish (status `OK`, no payload).
     Finished,
     Failed(Error),
 }
@@ -402,6 +404,9 @@ async fn dispatch(shared: &Arc<Shared>, p: Packet) -> Result<(), String> {
         }
         MessageType::Stream => {
             let event = match h.status {
+                // libvirtd marks the end of a stream's data with an empty CONTINUE
+                // packet; OK only confirms a finish the client asked for.
+                Status::Continue if p.payload.is_empty() => StreamEvent::Eof,
                 Status::Continue => StreamEvent::Data(p.payload),
                 Status::Ok => StreamEvent::Finished,
                 Status::Error => StreamEvent::Failed(remote_error(&p.payload)),

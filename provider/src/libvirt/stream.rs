@@ -1,7 +1,8 @@
 //! libvirt data streams (volume upload and download, the domain console): after the call
 //! that opens one is answered, both sides send `STREAM` packets with the call's serial:
-//! status `CONTINUE` carries raw bytes, `OK` ends the stream (and is answered with `OK`),
-//! `ERROR` aborts it with a `remote_error`.
+//! status `CONTINUE` carries raw bytes (an empty one marks the end of the sender's data),
+//! the client ends the stream with `OK` and libvirtd confirms with `OK`, and `ERROR`
+//! aborts it with a `remote_error`.
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
@@ -16,7 +17,7 @@ pub struct Stream {
     procedure: i32,
     serial: u32,
     events: mpsc::Receiver<StreamEvent>,
-    /// The peer sent its end (`OK`).
+    /// The peer sent the end of its data.
     peer_finished: bool,
     /// We finished or aborted: nothing more to send.
     done: bool,
@@ -69,7 +70,7 @@ impl Stream {
                     self.done = true;
                     return Err(e);
                 }
-                Ok(StreamEvent::Finished) => self.peer_finished = true,
+                Ok(StreamEvent::Finished | StreamEvent::Eof) => self.peer_finished = true,
                 Ok(StreamEvent::Data(_)) | Err(_) => {}
             }
             self.client
@@ -86,7 +87,7 @@ impl Stream {
         }
         match self.events.recv().await {
             Some(StreamEvent::Data(d)) => Ok(Some(d)),
-            Some(StreamEvent::Finished) => {
+            Some(StreamEvent::Eof | StreamEvent::Finished) => {
                 self.peer_finished = true;
                 Ok(None)
             }
@@ -107,7 +108,7 @@ impl Stream {
             match self.events.recv().await {
                 Some(StreamEvent::Finished) => return Ok(()),
                 // Data still in flight from the peer (a console) is dropped.
-                Some(StreamEvent::Data(_)) => continue,
+                Some(StreamEvent::Data(_) | StreamEvent::Eof) => continue,
                 Some(StreamEvent::Failed(e)) => return Err(e),
                 None => return Err(Error::Closed("the connection ended".into())),
             }
