@@ -7,45 +7,181 @@
 
 mod libvirt_support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hyperprotect::libvirt::{Client, ConnectOptions, DomainState, Error};
 use libvirt_support::{libvirt_tools_available, virsh, virsh_ok};
 
-/// A private libvirtd on a socket in a temporary directory, killed when dropped.
+/// One libvirtd at a time: a root libvirtd takes driver lock files under /run/libvirt, so
+/// two in parallel would fight over them.
+static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A private libvirtd on a socket in a temporary directory (and, with TLS, on a loopback
+/// port), killed when dropped.
 struct Daemon {
     child: Child,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     socket: PathBuf,
+    tls_port: Option<u16>,
+    _one: std::sync::MutexGuard<'static, ()>,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA in `dir` (`NAME-ca.pem`, `NAME-ca.key`) and a certificate it signs for `cn`
+/// with the given extensions (`NAME-cert.pem`, `NAME-key.pem`).
+fn issue(dir: &Path, ca: &str, name: &str, cn: &str, ext: &str) {
+    if !dir.join(format!("{ca}-ca.pem")).exists() {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                &format!("{ca}-ca.key"),
+                "-out",
+                &format!("{ca}-ca.pem"),
+                "-subj",
+                &format!("/CN={ca} test CA"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+    }
+    std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}-key.pem"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={cn}"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            &format!("{ca}-ca.pem"),
+            "-CAkey",
+            &format!("{ca}-ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            &format!("{name}-cert.pem"),
+            "-extfile",
+            &format!("{name}.ext"),
+        ],
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Daemon {
-    fn start() -> Daemon {
+    fn start(tls: bool) -> Daemon {
+        let one = ONE_DAEMON.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().expect("tempdir");
         let sock_dir = dir.path().join("sock");
         std::fs::create_dir(&sock_dir).expect("sock dir");
-        let conf = dir.path().join("libvirtd.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen_tls = 0\nlisten_tcp = 0\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
-                 unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
-                sock_dir.display()
-            ),
-        )
-        .expect("write conf");
-        let libvirtd = if std::path::Path::new("/usr/sbin/libvirtd").exists() {
+        let mut conf = format!(
+            "listen_tcp = 0\nauth_unix_rw = \"none\"\nauth_unix_ro = \"none\"\n\
+             unix_sock_dir = \"{}\"\nunix_sock_rw_perms = \"0700\"\n",
+            sock_dir.display()
+        );
+        let mut tls_port = None;
+        if tls {
+            let d = dir.path();
+            issue(d, "good", "server", "localhost",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n");
+            issue(
+                d,
+                "good",
+                "client",
+                "hyperprotect-client",
+                "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+            );
+            issue(
+                d,
+                "rogue",
+                "rogue",
+                "rogue-client",
+                "extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+            );
+            let port = free_port();
+            tls_port = Some(port);
+            conf.push_str(&format!(
+                "listen_tls = 1\nlisten_addr = \"127.0.0.1\"\ntls_port = \"{port}\"\nauth_tls = \"none\"\n\
+                 key_file = \"{k}\"\ncert_file = \"{c}\"\nca_file = \"{ca}\"\n",
+                k = d.join("server-key.pem").display(),
+                c = d.join("server-cert.pem").display(),
+                ca = d.join("good-ca.pem").display(),
+            ));
+            // libvirt's client PKI layout for ?pkipath=: the good client, and a rogue one
+            // whose certificate another CA signed.
+            for (pki, cert) in [("pki-good", "client"), ("pki-rogue", "rogue")] {
+                let p = d.join(pki);
+                std::fs::create_dir(&p).unwrap();
+                std::fs::copy(d.join("good-ca.pem"), p.join("cacert.pem")).unwrap();
+                std::fs::copy(d.join(format!("{cert}-cert.pem")), p.join("clientcert.pem"))
+                    .unwrap();
+                std::fs::copy(d.join(format!("{cert}-key.pem")), p.join("clientkey.pem")).unwrap();
+            }
+        } else {
+            conf.push_str("listen_tls = 0\n");
+        }
+        let conf_path = dir.path().join("libvirtd.conf");
+        std::fs::write(&conf_path, conf).expect("write conf");
+        let libvirtd = if Path::new("/usr/sbin/libvirtd").exists() {
             "/usr/sbin/libvirtd".to_string()
         } else {
             "libvirtd".to_string()
         };
-        let child = Command::new(libvirtd)
-            .arg("--config")
-            .arg(&conf)
+        let mut cmd = Command::new(libvirtd);
+        cmd.arg("--config")
+            .arg(&conf_path)
             .arg("--pid-file")
-            .arg(dir.path().join("libvirtd.pid"))
+            .arg(dir.path().join("libvirtd.pid"));
+        if tls {
+            cmd.arg("--listen");
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -63,8 +199,10 @@ impl Daemon {
         }
         Daemon {
             child,
-            _dir: dir,
+            dir,
             socket,
+            tls_port,
+            _one: one,
         }
     }
 
@@ -88,10 +226,14 @@ const DOMAIN_XML: &str = "<domain type='test'>
 </domain>";
 
 async fn connect(daemon: &Daemon) -> Client {
+    connect_to(&daemon.uri()).await
+}
+
+async fn connect_to(uri: &str) -> Client {
     // Retry briefly: the socket file appears a moment before libvirtd accepts on it.
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        match Client::connect(&daemon.uri(), ConnectOptions::default()).await {
+        match Client::connect(uri, ConnectOptions::default()).await {
             Ok(c) => return c,
             Err(e) if Instant::now() < deadline => {
                 eprintln!("connect: {e}; retrying");
@@ -107,7 +249,7 @@ async fn our_client_drives_real_libvirtd() {
     if !libvirt_tools_available() {
         return;
     }
-    let daemon = Daemon::start();
+    let daemon = Daemon::start(false);
     let client = connect(&daemon).await;
     let uri = daemon.uri();
 
@@ -259,4 +401,121 @@ where
         out.push(h.await.expect("task"));
     }
     out
+}
+
+/// A small round trip on any transport: the daemon answers and our define is visible.
+async fn round_trip(client: &Client, name: &str) {
+    assert!(client
+        .capabilities()
+        .await
+        .unwrap()
+        .contains("<capabilities>"));
+    let dom = client
+        .domain_define_xml(&DOMAIN_XML.replace("hp-guest-1", name))
+        .await
+        .unwrap();
+    assert_eq!(client.domain_lookup_by_name(name).await.unwrap(), dom);
+    client.domain_undefine(&dom, 0).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_client_certificates_from_pkipath() {
+    if !libvirt_tools_available() {
+        return;
+    }
+    let daemon = Daemon::start(true);
+    let port = daemon.tls_port.unwrap();
+    let pki = |which: &str| daemon.dir.path().join(which);
+    let good = format!(
+        "test+tls://localhost:{port}/default?pkipath={}",
+        pki("pki-good").display()
+    );
+    let client = connect_to(&good).await;
+    round_trip(&client, "tls-guest").await;
+    client.close().await.unwrap();
+
+    // A client certificate from another CA is refused, and the error says TLS.
+    let rogue = format!(
+        "test+tls://localhost:{port}/default?pkipath={}",
+        pki("pki-rogue").display()
+    );
+    let err = Client::connect(&rogue, ConnectOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("TLS"), "{err}");
+
+    // The server's certificate must name the host we dialled.
+    let wrong_host = format!(
+        "test+tls://127.0.0.2:{port}/default?pkipath={}",
+        pki("pki-good").display()
+    );
+    assert!(Client::connect(&wrong_host, ConnectOptions::default())
+        .await
+        .is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_transport_runs_the_ssh_command_and_netcat_on_the_host() {
+    if !libvirt_tools_available() {
+        return;
+    }
+    let daemon = Daemon::start(false);
+    let d = daemon.dir.path();
+    // Stand-ins, since the test machine has no SSH server: "ssh" records its arguments
+    // and runs the remote command locally; "nc -U" bridges stdio to the UNIX socket.
+    let ssh = d.join("fake-ssh");
+    std::fs::write(
+        &ssh,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > {}\nfor a; do last=$a; done\nexec sh -c \"$last\"\n",
+            d.join("ssh-args").display()
+        ),
+    )
+    .unwrap();
+    let nc = d.join("fake-nc");
+    std::fs::write(
+        &nc,
+        "#!/usr/bin/env python3\n\
+         import os, socket, sys, threading\n\
+         assert sys.argv[1] == '-U'\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.connect(sys.argv[2])\n\
+         def up():\n\
+         \x20   while True:\n\
+         \x20       d = os.read(0, 65536)\n\
+         \x20       if not d:\n\
+         \x20           s.shutdown(socket.SHUT_WR)\n\
+         \x20           return\n\
+         \x20       s.sendall(d)\n\
+         threading.Thread(target=up, daemon=True).start()\n\
+         while True:\n\
+         \x20   d = s.recv(65536)\n\
+         \x20   if not d:\n\
+         \x20       break\n\
+         \x20   os.write(1, d)\n",
+    )
+    .unwrap();
+    for f in [&ssh, &nc] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let uri = format!(
+        "test+ssh://tester@kvm-host.example:2222/default?command={}&proxy=netcat&netcat={}&socket={}",
+        ssh.display(),
+        nc.display(),
+        daemon.socket.display()
+    );
+    let client = connect_to(&uri).await;
+    round_trip(&client, "ssh-guest").await;
+    client.close().await.unwrap();
+    let args = std::fs::read_to_string(d.join("ssh-args")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    for want in [["-p", "2222"], ["-l", "tester"], ["-o", "BatchMode=yes"]] {
+        assert!(
+            args.windows(2).any(|w| w == want),
+            "{want:?} missing from {args:?}"
+        );
+    }
+    assert!(args.contains(&"kvm-host.example"), "{args:?}");
 }

@@ -62,9 +62,12 @@ pub(crate) enum StreamEvent {
 const STREAM_QUEUE: usize = 32;
 const OUTGOING_QUEUE: usize = 64;
 
+/// Where the reply to one call goes.
+type ReplyWaiter = oneshot::Sender<Result<Vec<u8>, Error>>;
+
 struct Shared {
     outgoing: mpsc::Sender<Vec<u8>>,
-    pending: Mutex<HashMap<u32, oneshot::Sender<Result<Vec<u8>, Error>>>>,
+    pending: Mutex<HashMap<u32, ReplyWaiter>>,
     streams: Mutex<HashMap<u32, mpsc::Sender<StreamEvent>>>,
     next_serial: AtomicU32,
     /// Why the connection ended, once it has.
@@ -130,18 +133,28 @@ impl Client {
         let parsed = ConnectUri::parse(uri)?;
         let io = transport::connect(&parsed).await?;
         let client = Client::over(io);
-        client.authenticate(uri).await?;
-        let keepalive = client.supports_feature(FEATURE_PROGRAM_KEEPALIVE).await?;
+        client.handshake(&parsed.remote_name(), &options).await?;
+        Ok(client)
+    }
+
+    /// Authenticates, learns whether libvirtd does keepalive, and opens `name` (the
+    /// driver URI libvirtd opens, e.g. `qemu:///system`).
+    pub(crate) async fn handshake(
+        &self,
+        name: &str,
+        options: &ConnectOptions,
+    ) -> Result<(), Error> {
+        self.authenticate(name).await?;
+        let keepalive = self.supports_feature(FEATURE_PROGRAM_KEEPALIVE).await?;
         let mut args = Encoder::new();
-        args.opt_string(Some(&parsed.remote_name()))
+        args.opt_string(Some(name))
             .u32(u32::from(options.read_only));
-        client
-            .call(procedure::CONNECT_OPEN, args.into_bytes())
+        self.call(procedure::CONNECT_OPEN, args.into_bytes())
             .await?;
         if let (true, Some(interval)) = (keepalive, options.keepalive_interval) {
-            client.start_keepalive(interval, options.keepalive_count.max(1));
+            self.start_keepalive(interval, options.keepalive_count.max(1));
         }
-        Ok(client)
+        Ok(())
     }
 
     /// Runs the protocol over an already open stream (no authentication or open: see

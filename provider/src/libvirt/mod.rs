@@ -21,6 +21,8 @@
 
 pub mod calls;
 pub mod client;
+#[cfg(test)]
+mod client_tests;
 pub mod packet;
 pub mod protocol;
 pub mod stream;
