@@ -23,6 +23,15 @@ if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "  apt-get update && apt-get install -y --no-install-recommends ${packages[*]}" >&2
   exit 1
 fi
+# One installer at a time (test binaries may call this at once); then look again.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"${TMPDIR:-/tmp}/hyperprotect-install-libvirt-tools.lock"
+  flock 9
+  if command -v virsh >/dev/null 2>&1 && command -v virt-xml-validate >/dev/null 2>&1 &&
+    { command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ]; }; then
+    exit 0
+  fi
+fi
 echo "install-libvirt-tools: installing ${packages[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2

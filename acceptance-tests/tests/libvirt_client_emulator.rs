@@ -10,38 +10,7 @@ use std::time::Duration;
 use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
 use hyperprotect::libvirt::{AddressSource, Client, ConnectOptions, DomainState};
-use libvirt_support::{libvirt_tools_available, virsh_ok};
-
-const GUEST_XML: &str = "<domain type='kvm'>
-  <name>guest-a</name>
-  <memory unit='MiB'>2048</memory>
-  <vcpu>2</vcpu>
-  <os><type arch='s390x' machine='s390-ccw-virtio'>hvm</type></os>
-  <launchSecurity type='s390-pv'/>
-  <devices>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2' iommu='on'/>
-      <source pool='default' volume='guest-a-boot.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='raw' iommu='on'/>
-      <source pool='default' volume='guest-a-cidata.iso'/>
-      <target dev='vdb' bus='virtio'/>
-    </disk>
-    <interface type='network'>
-      <mac address='52:54:00:aa:bb:01'/>
-      <source network='default'/>
-      <model type='virtio'/>
-      <driver iommu='on'/>
-    </interface>
-    <console type='pty'>
-      <target type='sclp' port='0'/>
-      <log file='/var/lib/libvirt/images/guest-a-console.log' append='on'/>
-    </console>
-    <memballoon model='none'/>
-  </devices>
-</domain>";
+use libvirt_support::{guest_xml, libvirt_tools_available, virsh_ok};
 
 async fn emulator() -> LibvirtHost {
     LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false)
@@ -116,7 +85,15 @@ async fn a_guest_lifecycle_with_streams_over_our_client() {
         .unwrap();
 
     // Define, start, inspect.
-    let dom = client.domain_define_xml(GUEST_XML).await.unwrap();
+    let dom = client
+        .domain_define_xml(&guest_xml(
+            "guest-a",
+            2048,
+            &["guest-a-boot.qcow2", "guest-a-cidata.iso"],
+            Some("52:54:00:aa:bb:01"),
+        ))
+        .await
+        .unwrap();
     assert_eq!(dom.id, -1);
     assert_eq!(
         client.domain_lookup_by_uuid(&dom.uuid).await.unwrap().name,

@@ -5,54 +5,35 @@
 mod libvirt_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
-use libvirt_support::{libvirt_tools_available, virsh, virsh_ok};
+use libvirt_support::{guest_xml, libvirt_tools_available, virsh, virsh_ok};
 
-/// The domain shape IBM documents for a CCRT guest on KVM (Secure Execution, virtio
-/// devices with iommu, no balloon, an SCLP console logging to a file), with its boot and
-/// cidata disks as volumes of the pool.
-pub const GUEST_XML: &str = "<domain type='kvm'>
-  <name>hpcr-guest</name>
-  <memory unit='MiB'>4096</memory>
-  <vcpu>2</vcpu>
-  <os>
-    <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>
-  </os>
-  <launchSecurity type='s390-pv'/>
-  <devices>
-    <disk type='volume' device='disk'>
-      <driver name='qemu' type='qcow2' iommu='on'/>
-      <source pool='default' volume='hpcr-guest-boot.qcow2'/>
-      <target dev='vda' bus='virtio'/>
-    </disk>
-    <interface type='network'>
-      <source network='default'/>
-      <model type='virtio'/>
-      <driver iommu='on'/>
-    </interface>
-    <console type='pty'>
-      <target type='sclp' port='0'/>
-      <log file='/var/lib/libvirt/images/hpcr-guest-console.log' append='on'/>
-    </console>
-    <memballoon model='none'/>
-  </devices>
-</domain>
-";
-
-async fn emulator() -> LibvirtHost {
-    LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false)
-        .await
-        .expect("start the KVM host")
+fn guest(boot: &str) -> String {
+    guest_xml("hpcr-guest", 4096, &[boot], None)
 }
 
-/// Runs a blocking virsh session off the async runtime (the emulator runs on it).
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("blocking task")
+/// Runs `session(uri, scratch_dir)` (blocking: virsh) against a fresh emulated host, when
+/// the libvirt tools are available.
+async fn with_virsh(session: impl FnOnce(String, &Path) + Send + 'static) {
+    if !libvirt_tools_available() {
+        return;
+    }
+    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false)
+        .await
+        .expect("start the KVM host");
+    let uri = kvm.uri();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        session(uri, dir.path())
+    })
+    .await
+    .expect("virsh session");
 }
 
 #[test]
@@ -91,16 +72,10 @@ fn mock_cloud_binary_prints_the_libvirt_uri_and_virsh_connects() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virsh_defines_starts_lists_inspects_and_removes_a_guest() {
-    if !libvirt_tools_available() {
-        return;
-    }
-    let kvm = emulator().await;
-    let uri = kvm.uri();
-    blocking(move || {
+    with_virsh(|uri, dir| {
         // The guest XML is valid by libvirt's own schema.
-        let dir = tempfile::tempdir().unwrap();
-        let xml_path = dir.path().join("guest.xml");
-        std::fs::write(&xml_path, GUEST_XML).unwrap();
+        let xml_path = dir.join("guest.xml");
+        std::fs::write(&xml_path, guest("hpcr-guest-boot.qcow2")).unwrap();
         let v = Command::new("virt-xml-validate")
             .arg(&xml_path)
             .arg("domain")
@@ -180,7 +155,7 @@ async fn virsh_defines_starts_lists_inspects_and_removes_a_guest() {
             "libvirt assigns a MAC: {xml}"
         );
         // What dumpxml shows is valid domain XML too.
-        let dumped = dir.path().join("dumped.xml");
+        let dumped = dir.join("dumped.xml");
         std::fs::write(&dumped, &xml).unwrap();
         let v = Command::new("virt-xml-validate")
             .arg(&dumped)
@@ -199,7 +174,7 @@ async fn virsh_defines_starts_lists_inspects_and_removes_a_guest() {
         assert!(addrs.contains("192.168.122."), "{addrs}");
 
         // The console log volume holds what the guest printed.
-        let log = dir.path().join("console.log");
+        let log = dir.join("console.log");
         virsh_ok(
             &uri,
             &[
@@ -258,15 +233,9 @@ async fn virsh_defines_starts_lists_inspects_and_removes_a_guest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virsh_uploads_and_downloads_volumes() {
-    if !libvirt_tools_available() {
-        return;
-    }
-    let kvm = emulator().await;
-    let uri = kvm.uri();
-    blocking(move || {
-        let dir = tempfile::tempdir().unwrap();
+    with_virsh(|uri, dir| {
         // The seeded image downloads as a qcow2 file.
-        let image = dir.path().join("image.qcow2");
+        let image = dir.join("image.qcow2");
         virsh_ok(
             &uri,
             &[
@@ -282,7 +251,7 @@ async fn virsh_uploads_and_downloads_volumes() {
 
         // Upload more than one stream packet (256 KiB) and read it back byte for byte.
         let payload: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
-        let src = dir.path().join("cidata.iso");
+        let src = dir.join("cidata.iso");
         std::fs::write(&src, &payload).unwrap();
         virsh_ok(
             &uri,
@@ -305,7 +274,7 @@ async fn virsh_uploads_and_downloads_volumes() {
                 src.to_str().unwrap(),
             ],
         );
-        let back = dir.path().join("back.iso");
+        let back = dir.join("back.iso");
         virsh_ok(
             &uri,
             &[
@@ -321,7 +290,7 @@ async fn virsh_uploads_and_downloads_volumes() {
         assert!(info.contains("Name:           cidata.iso"), "{info}");
 
         // Ranges: --offset/--length.
-        let part = dir.path().join("part");
+        let part = dir.join("part");
         virsh_ok(
             &uri,
             &[
@@ -390,19 +359,9 @@ fn wait_for(buf: &Arc<Mutex<Vec<u8>>>, needle: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virsh_console_attaches_to_a_running_guest() {
-    if !libvirt_tools_available() {
-        return;
-    }
-    let kvm = emulator().await;
-    let uri = kvm.uri();
-    blocking(move || {
-        let dir = tempfile::tempdir().unwrap();
-        let xml_path = dir.path().join("guest.xml");
-        std::fs::write(
-            &xml_path,
-            GUEST_XML.replace("hpcr-guest-boot.qcow2", SEED_IMAGE),
-        )
-        .unwrap();
+    with_virsh(|uri, dir| {
+        let xml_path = dir.join("guest.xml");
+        std::fs::write(&xml_path, guest(SEED_IMAGE)).unwrap();
         virsh_ok(&uri, &["define", xml_path.to_str().unwrap()]);
         virsh_ok(&uri, &["start", "hpcr-guest"]);
 

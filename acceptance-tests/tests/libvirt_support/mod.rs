@@ -17,12 +17,16 @@ pub fn repo_root() -> PathBuf {
 /// they are unavailable and the test should skip, which it may only do outside CI: under
 /// `CI=true` a missing judge fails the test.
 pub fn libvirt_tools_available() -> bool {
+    // Once per test binary: parallel tests must not race each other into apt-get.
+    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let script = repo_root().join("scripts/install-libvirt-tools.sh");
-    let ok = Command::new("bash")
-        .arg(&script)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    let ok = *INSTALLED.get_or_init(|| {
+        Command::new("bash")
+            .arg(&script)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    });
     if ok {
         return true;
     }
@@ -60,4 +64,58 @@ pub fn virsh_ok(uri: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("virsh prints UTF-8")
+}
+
+/// A guest in the shape IBM documents for CCRT on KVM: Secure Execution
+/// (`<launchSecurity type='s390-pv'/>`), virtio devices with `iommu='on'`, no memory
+/// balloon, an SCLP console logging to `/var/lib/libvirt/images/NAME-console.log`, and
+/// the given volumes of pool `default` as disks in order (boot first, then cidata).
+pub fn guest_xml(name: &str, memory_mib: u32, volumes: &[&str], mac: Option<&str>) -> String {
+    let disks: String = volumes
+        .iter()
+        .enumerate()
+        .map(|(i, vol)| {
+            let format = if vol.ends_with(".qcow2") {
+                "qcow2"
+            } else {
+                "raw"
+            };
+            format!(
+                "    <disk type='volume' device='disk'>
+      <driver name='qemu' type='{format}' iommu='on'/>
+      <source pool='default' volume='{vol}'/>
+      <target dev='vd{}' bus='virtio'/>
+    </disk>
+",
+                (b'a' + i as u8) as char
+            )
+        })
+        .collect();
+    let mac = mac
+        .map(|m| format!("      <mac address='{m}'/>\n"))
+        .unwrap_or_default();
+    format!(
+        "<domain type='kvm'>
+  <name>{name}</name>
+  <memory unit='MiB'>{memory_mib}</memory>
+  <vcpu>2</vcpu>
+  <os>
+    <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>
+  </os>
+  <launchSecurity type='s390-pv'/>
+  <devices>
+{disks}    <interface type='network'>
+{mac}      <source network='default'/>
+      <model type='virtio'/>
+      <driver iommu='on'/>
+    </interface>
+    <console type='pty'>
+      <target type='sclp' port='0'/>
+      <log file='/var/lib/libvirt/images/{name}-console.log' append='on'/>
+    </console>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+"
+    )
 }

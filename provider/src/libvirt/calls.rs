@@ -49,6 +49,14 @@ fn decode<T>(
     Ok(v)
 }
 
+/// Encodes a handle and a trailing `flags` word, the arguments of most calls.
+fn with_flags(handle: impl FnOnce(&mut Encoder), flags: u32) -> Vec<u8> {
+    args(|e| {
+        handle(e);
+        e.u32(flags);
+    })
+}
+
 fn not_found_is_none<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
         Ok(v) => Ok(Some(v)),
@@ -58,10 +66,26 @@ fn not_found_is_none<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
 }
 
 impl Client {
+    /// Calls and decodes the reply with `f`.
+    async fn call_decoding<T>(
+        &self,
+        procedure: i32,
+        args: Vec<u8>,
+        f: impl FnOnce(&mut Decoder<'_>) -> Result<T, super::xdr::XdrError>,
+    ) -> Result<T, Error> {
+        let ret = self.call(procedure, args).await?;
+        decode(&ret, f)
+    }
+
+    /// Calls a procedure that returns nothing.
+    async fn call_unit(&self, procedure: i32, args: Vec<u8>) -> Result<(), Error> {
+        self.call(procedure, args).await.map(|_| ())
+    }
+
     /// The host's capabilities XML (`virConnectGetCapabilities`).
     pub async fn capabilities(&self) -> Result<String, Error> {
-        let ret = self.call(p::CONNECT_GET_CAPABILITIES, Vec::new()).await?;
-        decode(&ret, |d| d.string())
+        self.call_decoding(p::CONNECT_GET_CAPABILITIES, Vec::new(), |d| d.string())
+            .await
     }
 
     /// The domain capabilities XML for an emulator/arch/machine/virt type (each `None`
@@ -80,33 +104,31 @@ impl Client {
                 .opt_string(virt_type)
                 .u32(0);
         });
-        let ret = self.call(p::CONNECT_GET_DOMAIN_CAPABILITIES, a).await?;
-        decode(&ret, |d| d.string())
+        self.call_decoding(p::CONNECT_GET_DOMAIN_CAPABILITIES, a, |d| d.string())
+            .await
     }
 
     /// Defines (or redefines, same name and uuid) a persistent domain.
     pub async fn domain_define_xml(&self, xml: &str) -> Result<Domain, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_DEFINE_XML,
-                args(|e| {
-                    e.string(xml);
-                }),
-            )
-            .await?;
-        decode(&ret, Domain::decode)
+        self.call_decoding(
+            p::DOMAIN_DEFINE_XML,
+            args(|e| {
+                e.string(xml);
+            }),
+            Domain::decode,
+        )
+        .await
     }
 
     pub async fn domain_lookup_by_name(&self, name: &str) -> Result<Domain, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_LOOKUP_BY_NAME,
-                args(|e| {
-                    e.string(name);
-                }),
-            )
-            .await?;
-        decode(&ret, Domain::decode)
+        self.call_decoding(
+            p::DOMAIN_LOOKUP_BY_NAME,
+            args(|e| {
+                e.string(name);
+            }),
+            Domain::decode,
+        )
+        .await
     }
 
     pub async fn find_domain_by_name(&self, name: &str) -> Result<Option<Domain>, Error> {
@@ -114,15 +136,14 @@ impl Client {
     }
 
     pub async fn domain_lookup_by_uuid(&self, uuid: &Uuid) -> Result<Domain, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_LOOKUP_BY_UUID,
-                args(|e| {
-                    e.fixed_opaque(&uuid.0);
-                }),
-            )
-            .await?;
-        decode(&ret, Domain::decode)
+        self.call_decoding(
+            p::DOMAIN_LOOKUP_BY_UUID,
+            args(|e| {
+                e.fixed_opaque(&uuid.0);
+            }),
+            Domain::decode,
+        )
+        .await
     }
 
     pub async fn find_domain_by_uuid(&self, uuid: &Uuid) -> Result<Option<Domain>, Error> {
@@ -131,78 +152,60 @@ impl Client {
 
     /// Starts a defined domain; the returned handle carries its running id.
     pub async fn domain_create(&self, dom: &Domain) -> Result<Domain, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_CREATE_WITH_FLAGS,
-                args(|e| {
-                    dom.encode(e);
-                    e.u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, Domain::decode)
+        self.call_decoding(
+            p::DOMAIN_CREATE_WITH_FLAGS,
+            with_flags(|e| dom.encode(e), 0),
+            Domain::decode,
+        )
+        .await
     }
 
     /// Powers the domain off at once.
     pub async fn domain_destroy(&self, dom: &Domain) -> Result<(), Error> {
-        self.call(p::DOMAIN_DESTROY, args(|e| dom.encode(e)))
-            .await?;
-        Ok(())
+        self.call_unit(p::DOMAIN_DESTROY, args(|e| dom.encode(e)))
+            .await
     }
 
     /// Asks the guest to shut down (ACPI / the s390 signal-quiesce); returns at once.
     pub async fn domain_shutdown(&self, dom: &Domain) -> Result<(), Error> {
-        self.call(p::DOMAIN_SHUTDOWN, args(|e| dom.encode(e)))
-            .await?;
-        Ok(())
+        self.call_unit(p::DOMAIN_SHUTDOWN, args(|e| dom.encode(e)))
+            .await
     }
 
     /// Removes a domain's definition (see [`undefine_flags`]).
     pub async fn domain_undefine(&self, dom: &Domain, flags: u32) -> Result<(), Error> {
-        self.call(
+        self.call_unit(
             p::DOMAIN_UNDEFINE_FLAGS,
-            args(|e| {
-                dom.encode(e);
-                e.u32(flags);
-            }),
+            with_flags(|e| dom.encode(e), flags),
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     pub async fn domain_get_info(&self, dom: &Domain) -> Result<DomainInfo, Error> {
-        let ret = self
-            .call(p::DOMAIN_GET_INFO, args(|e| dom.encode(e)))
-            .await?;
-        decode(&ret, DomainInfo::decode)
+        self.call_decoding(
+            p::DOMAIN_GET_INFO,
+            args(|e| dom.encode(e)),
+            DomainInfo::decode,
+        )
+        .await
     }
 
     /// The domain's XML (see [`xml_flags`]).
     pub async fn domain_get_xml_desc(&self, dom: &Domain, flags: u32) -> Result<String, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_GET_XML_DESC,
-                args(|e| {
-                    dom.encode(e);
-                    e.u32(flags);
-                }),
-            )
-            .await?;
-        decode(&ret, |d| d.string())
+        self.call_decoding(
+            p::DOMAIN_GET_XML_DESC,
+            with_flags(|e| dom.encode(e), flags),
+            |d| d.string(),
+        )
+        .await
     }
 
     /// The domain's state and libvirt's reason code for it.
     pub async fn domain_get_state(&self, dom: &Domain) -> Result<(DomainState, i32), Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_GET_STATE,
-                args(|e| {
-                    dom.encode(e);
-                    e.u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, |d| Ok((DomainState::from_code(d.i32()?), d.i32()?)))
+        self.call_decoding(p::DOMAIN_GET_STATE, with_flags(|e| dom.encode(e), 0), |d| {
+            Ok((DomainState::from_code(d.i32()?), d.i32()?))
+        })
+        .await
     }
 
     pub async fn domain_interface_addresses(
@@ -210,16 +213,15 @@ impl Client {
         dom: &Domain,
         source: AddressSource,
     ) -> Result<Vec<DomainInterface>, Error> {
-        let ret = self
-            .call(
-                p::DOMAIN_INTERFACE_ADDRESSES,
-                args(|e| {
-                    dom.encode(e);
-                    e.u32(source as u32).u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, DomainInterface::decode_list)
+        self.call_decoding(
+            p::DOMAIN_INTERFACE_ADDRESSES,
+            args(|e| {
+                dom.encode(e);
+                e.u32(source as u32).u32(0);
+            }),
+            DomainInterface::decode_list,
+        )
+        .await
     }
 
     /// Opens the domain's console (`dev_name` `None`: the first one) as a two-way stream.
@@ -240,15 +242,14 @@ impl Client {
     }
 
     pub async fn storage_pool_lookup_by_name(&self, name: &str) -> Result<StoragePool, Error> {
-        let ret = self
-            .call(
-                p::STORAGE_POOL_LOOKUP_BY_NAME,
-                args(|e| {
-                    e.string(name);
-                }),
-            )
-            .await?;
-        decode(&ret, StoragePool::decode)
+        self.call_decoding(
+            p::STORAGE_POOL_LOOKUP_BY_NAME,
+            args(|e| {
+                e.string(name);
+            }),
+            StoragePool::decode,
+        )
+        .await
     }
 
     pub async fn find_storage_pool(&self, name: &str) -> Result<Option<StoragePool>, Error> {
@@ -257,15 +258,8 @@ impl Client {
 
     /// Rescans the pool's volumes.
     pub async fn storage_pool_refresh(&self, pool: &StoragePool) -> Result<(), Error> {
-        self.call(
-            p::STORAGE_POOL_REFRESH,
-            args(|e| {
-                pool.encode(e);
-                e.u32(0);
-            }),
-        )
-        .await?;
-        Ok(())
+        self.call_unit(p::STORAGE_POOL_REFRESH, with_flags(|e| pool.encode(e), 0))
+            .await
     }
 
     pub async fn storage_vol_lookup_by_name(
@@ -273,16 +267,15 @@ impl Client {
         pool: &StoragePool,
         name: &str,
     ) -> Result<StorageVol, Error> {
-        let ret = self
-            .call(
-                p::STORAGE_VOL_LOOKUP_BY_NAME,
-                args(|e| {
-                    pool.encode(e);
-                    e.string(name);
-                }),
-            )
-            .await?;
-        decode(&ret, StorageVol::decode)
+        self.call_decoding(
+            p::STORAGE_VOL_LOOKUP_BY_NAME,
+            args(|e| {
+                pool.encode(e);
+                e.string(name);
+            }),
+            StorageVol::decode,
+        )
+        .await
     }
 
     pub async fn find_storage_vol(
@@ -299,16 +292,15 @@ impl Client {
         pool: &StoragePool,
         xml: &str,
     ) -> Result<StorageVol, Error> {
-        let ret = self
-            .call(
-                p::STORAGE_VOL_CREATE_XML,
-                args(|e| {
-                    pool.encode(e);
-                    e.string(xml).u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, StorageVol::decode)
+        self.call_decoding(
+            p::STORAGE_VOL_CREATE_XML,
+            args(|e| {
+                pool.encode(e);
+                e.string(xml).u32(0);
+            }),
+            StorageVol::decode,
+        )
+        .await
     }
 
     /// Creates a volume as a copy of `clone_of` (`virStorageVolCreateXMLFrom`).
@@ -318,37 +310,46 @@ impl Client {
         xml: &str,
         clone_of: &StorageVol,
     ) -> Result<StorageVol, Error> {
-        let ret = self
-            .call(
-                p::STORAGE_VOL_CREATE_XML_FROM,
-                args(|e| {
-                    pool.encode(e);
-                    e.string(xml);
-                    clone_of.encode(e);
-                    e.u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, StorageVol::decode)
+        self.call_decoding(
+            p::STORAGE_VOL_CREATE_XML_FROM,
+            args(|e| {
+                pool.encode(e);
+                e.string(xml);
+                clone_of.encode(e);
+                e.u32(0);
+            }),
+            StorageVol::decode,
+        )
+        .await
     }
 
     pub async fn storage_vol_delete(&self, vol: &StorageVol) -> Result<(), Error> {
-        self.call(
-            p::STORAGE_VOL_DELETE,
-            args(|e| {
-                vol.encode(e);
-                e.u32(0);
-            }),
-        )
-        .await?;
-        Ok(())
+        self.call_unit(p::STORAGE_VOL_DELETE, with_flags(|e| vol.encode(e), 0))
+            .await
     }
 
     pub async fn storage_vol_get_info(&self, vol: &StorageVol) -> Result<VolInfo, Error> {
-        let ret = self
-            .call(p::STORAGE_VOL_GET_INFO, args(|e| vol.encode(e)))
-            .await?;
-        decode(&ret, VolInfo::decode)
+        self.call_decoding(
+            p::STORAGE_VOL_GET_INFO,
+            args(|e| vol.encode(e)),
+            VolInfo::decode,
+        )
+        .await
+    }
+
+    /// `remote_storage_vol_upload_args` and `…_download_args` are the same record.
+    async fn vol_stream(
+        &self,
+        procedure: i32,
+        vol: &StorageVol,
+        offset: u64,
+        length: u64,
+    ) -> Result<Stream, Error> {
+        let a = args(|e| {
+            vol.encode(e);
+            e.u64(offset).u64(length).u32(0);
+        });
+        self.call_stream(procedure, a).await
     }
 
     /// Opens an upload into `vol` at `offset` (`length` 0: to the end); send the bytes
@@ -359,14 +360,8 @@ impl Client {
         offset: u64,
         length: u64,
     ) -> Result<Stream, Error> {
-        self.call_stream(
-            p::STORAGE_VOL_UPLOAD,
-            args(|e| {
-                vol.encode(e);
-                e.u64(offset).u64(length).u32(0);
-            }),
-        )
-        .await
+        self.vol_stream(p::STORAGE_VOL_UPLOAD, vol, offset, length)
+            .await
     }
 
     /// Opens a download of `vol` from `offset` (`length` 0: to the end); read it with
@@ -377,26 +372,19 @@ impl Client {
         offset: u64,
         length: u64,
     ) -> Result<Stream, Error> {
-        self.call_stream(
-            p::STORAGE_VOL_DOWNLOAD,
-            args(|e| {
-                vol.encode(e);
-                e.u64(offset).u64(length).u32(0);
-            }),
-        )
-        .await
+        self.vol_stream(p::STORAGE_VOL_DOWNLOAD, vol, offset, length)
+            .await
     }
 
     pub async fn network_lookup_by_name(&self, name: &str) -> Result<Network, Error> {
-        let ret = self
-            .call(
-                p::NETWORK_LOOKUP_BY_NAME,
-                args(|e| {
-                    e.string(name);
-                }),
-            )
-            .await?;
-        decode(&ret, Network::decode)
+        self.call_decoding(
+            p::NETWORK_LOOKUP_BY_NAME,
+            args(|e| {
+                e.string(name);
+            }),
+            Network::decode,
+        )
+        .await
     }
 
     pub async fn find_network(&self, name: &str) -> Result<Option<Network>, Error> {
@@ -409,15 +397,14 @@ impl Client {
         net: &Network,
         mac: Option<&str>,
     ) -> Result<Vec<DhcpLease>, Error> {
-        let ret = self
-            .call(
-                p::NETWORK_GET_DHCP_LEASES,
-                args(|e| {
-                    net.encode(e);
-                    e.opt_string(mac).i32(1).u32(0);
-                }),
-            )
-            .await?;
-        decode(&ret, DhcpLease::decode_list)
+        self.call_decoding(
+            p::NETWORK_GET_DHCP_LEASES,
+            args(|e| {
+                net.encode(e);
+                e.opt_string(mac).i32(1).u32(0);
+            }),
+            DhcpLease::decode_list,
+        )
+        .await
     }
 }
