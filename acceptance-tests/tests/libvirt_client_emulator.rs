@@ -13,7 +13,7 @@ use hyperprotect::libvirt::{AddressSource, Client, ConnectOptions, DomainState};
 use libvirt_support::{guest_xml, libvirt_tools_available, virsh_ok};
 
 async fn emulator() -> LibvirtHost {
-    LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false)
+    LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None)
         .await
         .expect("start the KVM host")
 }

@@ -24,7 +24,7 @@ async fn with_virsh(session: impl FnOnce(String, &Path) + Send + 'static) {
     if !libvirt_tools_available() {
         return;
     }
-    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false)
+    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None)
         .await
         .expect("start the KVM host");
     let uri = kvm.uri();
@@ -36,15 +36,12 @@ async fn with_virsh(session: impl FnOnce(String, &Path) + Send + 'static) {
     .expect("virsh session");
 }
 
-#[test]
-fn mock_cloud_binary_prints_the_libvirt_uri_and_virsh_connects() {
-    if !libvirt_tools_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+/// Starts the mock-cloud binary on `data_dir` with a KVM host; its libvirt URI, read
+/// from the second stdout line.
+fn spawn_mock_cloud(data_dir: &Path) -> (std::process::Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mock-cloud"))
         .args(["--no-pki", "--libvirt-listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
+        .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -59,6 +56,17 @@ fn mock_cloud_binary_prints_the_libvirt_uri_and_virsh_connects() {
         .captures(&second)
         .unwrap_or_else(|| panic!("unexpected line {second:?}"))[1]
         .to_string();
+    (child, uri)
+}
+
+#[test]
+fn mock_cloud_binary_serves_libvirt_and_keeps_the_host_across_a_kill() {
+    if !libvirt_tools_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut child, uri) = spawn_mock_cloud(&data);
     let out = virsh_ok(&uri, &["list", "--all"]);
     assert!(
         out.contains("Id") && out.contains("Name") && out.contains("State"),
@@ -66,6 +74,75 @@ fn mock_cloud_binary_prints_the_libvirt_uri_and_virsh_connects() {
     );
     let pools = virsh_ok(&uri, &["vol-list", "default"]);
     assert!(pools.contains(SEED_IMAGE), "{pools}");
+
+    // A running guest with its own boot clone, and an uploaded volume.
+    virsh_ok(
+        &uri,
+        &[
+            "vol-clone",
+            "--pool",
+            "default",
+            SEED_IMAGE,
+            "hpcr-guest-boot.qcow2",
+        ],
+    );
+    let xml_path = dir.path().join("guest.xml");
+    std::fs::write(&xml_path, guest("hpcr-guest-boot.qcow2")).unwrap();
+    virsh_ok(&uri, &["define", xml_path.to_str().unwrap()]);
+    virsh_ok(&uri, &["start", "hpcr-guest"]);
+    let payload: Vec<u8> = (0..100_000u32).map(|i| (i % 241) as u8).collect();
+    let src = dir.path().join("cidata.iso");
+    std::fs::write(&src, &payload).unwrap();
+    virsh_ok(&uri, &["vol-create-as", "default", "cidata.iso", "100000"]);
+    virsh_ok(
+        &uri,
+        &[
+            "vol-upload",
+            "--pool",
+            "default",
+            "cidata.iso",
+            src.to_str().unwrap(),
+        ],
+    );
+    let uuid = virsh_ok(&uri, &["domuuid", "hpcr-guest"]);
+    let leases = virsh_ok(&uri, &["net-dhcp-leases", "default"]);
+
+    // SIGKILL, then a new process on the same data directory.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, uri) = spawn_mock_cloud(&data);
+    assert_eq!(virsh_ok(&uri, &["domuuid", "hpcr-guest"]), uuid);
+    assert_eq!(
+        virsh_ok(&uri, &["domstate", "hpcr-guest"]).trim(),
+        "running"
+    );
+    assert_eq!(virsh_ok(&uri, &["net-dhcp-leases", "default"]), leases);
+    let back = dir.path().join("back.iso");
+    virsh_ok(
+        &uri,
+        &[
+            "vol-download",
+            "--pool",
+            "default",
+            "cidata.iso",
+            back.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(std::fs::read(&back).unwrap(), payload);
+    let vols = virsh_ok(&uri, &["vol-list", "default"]);
+    assert!(
+        vols.contains("hpcr-guest-boot.qcow2") && vols.contains(SEED_IMAGE),
+        "{vols}"
+    );
+    // And deletions persist too.
+    virsh_ok(&uri, &["destroy", "hpcr-guest"]);
+    virsh_ok(&uri, &["undefine", "hpcr-guest"]);
+    virsh_ok(&uri, &["vol-delete", "--pool", "default", "cidata.iso"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, uri) = spawn_mock_cloud(&data);
+    assert!(!virsh_ok(&uri, &["list", "--all"]).contains("hpcr-guest"));
+    assert!(!virsh_ok(&uri, &["vol-list", "default"]).contains("cidata.iso"));
     let _ = child.kill();
     let _ = child.wait();
 }

@@ -39,7 +39,8 @@ struct Args {
     no_pki: bool,
     /// Also emulate a KVM host (IBM Z with Secure Execution) speaking libvirt's remote
     /// protocol on this address (port 0 picks one); prints a second stdout line
-    /// `libvirt listening on qemu+tcp://ADDR/system`.
+    /// `libvirt listening on qemu+tcp://ADDR/system`. Its state is kept in
+    /// DATA_DIR/libvirt/.
     #[arg(long)]
     libvirt_listen: Option<SocketAddr>,
     /// Write one stderr line per request: method, path, status, duration.
@@ -162,6 +163,7 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let libvirt_listen = args.libvirt_listen;
     let access_log = args.access_log;
+    let libvirt_state = args.data_dir.join("libvirt");
     let cloud = match MockCloud::start(config(args)).await {
         Ok(c) => c,
         Err(e) => {
@@ -182,7 +184,7 @@ async fn main() -> ExitCode {
     // Kept alive until shutdown.
     let _kvm_host = match libvirt_listen {
         None => None,
-        Some(addr) => match LibvirtHost::start(addr, access_log).await {
+        Some(addr) => match LibvirtHost::start(addr, access_log, Some(libvirt_state)).await {
             Ok(h) => {
                 let mut out = std::io::stdout().lock();
                 if writeln!(out, "libvirt listening on {}", h.uri())

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::wire::{code, from, RpcError};
@@ -55,11 +56,13 @@ fn parse_uuid(s: &str) -> Option<Uuid> {
     hex::decode(h).ok()?.try_into().ok()
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Interface {
     pub mac: String,
     pub network: Option<String>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Domain {
     pub name: String,
     pub uuid: Uuid,
@@ -72,18 +75,22 @@ pub struct Domain {
     pub os_type: String,
     pub id: Option<i32>,
     pub persistent: bool,
+    #[serde(skip)]
     pub started: Option<Instant>,
+    #[serde(skip)]
     pub shutdown_requested: Option<Instant>,
     /// `virDomainShutoffReason` / `virDomainRunningReason`.
     pub reason: i32,
     pub interfaces: Vec<Interface>,
     /// `<log file=…>` of the console: libvirt appends everything the guest prints there.
     pub console_log: Option<String>,
+    #[serde(skip)]
     pub console_listeners: Vec<mpsc::UnboundedSender<Vec<u8>>>,
     /// Disk sources: (pool, volume) or a file path.
     pub disks: Vec<DiskSource>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub enum DiskSource {
     Volume { pool: String, volume: String },
     File(String),
@@ -111,11 +118,14 @@ impl Domain {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Volume {
     pub name: String,
     pub key: String,
     pub capacity: u64,
     pub format: String,
+    /// Kept in its own file by the store (see `store.rs`).
+    #[serde(skip)]
     pub data: Vec<u8>,
 }
 
@@ -135,6 +145,7 @@ impl Volume {
     }
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Pool {
     pub name: String,
     pub uuid: Uuid,
@@ -142,6 +153,7 @@ pub struct Pool {
     pub volumes: BTreeMap<String, Volume>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Lease {
     pub mac: String,
     pub ip: String,
@@ -149,6 +161,7 @@ pub struct Lease {
     pub expiry: i64,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Network {
     pub name: String,
     pub uuid: Uuid,
@@ -158,11 +171,18 @@ pub struct Network {
     pub leases: Vec<Lease>,
 }
 
+#[derive(Serialize, Deserialize)]
 pub struct Host {
     pub domains: BTreeMap<String, Domain>,
     pub pools: BTreeMap<String, Pool>,
     pub networks: BTreeMap<String, Network>,
-    next_id: i32,
+    pub(super) next_id: i32,
+    /// Something changed since the store last wrote the host.
+    #[serde(skip)]
+    pub(super) changed: bool,
+    /// Volumes whose bytes changed (pool, name) since the store last wrote them.
+    #[serde(skip)]
+    pub(super) dirty_volumes: std::collections::BTreeSet<(String, String)>,
 }
 
 fn now_secs() -> i64 {
@@ -245,6 +265,8 @@ impl Host {
             pools,
             networks,
             next_id: 1,
+            changed: true,
+            dirty_volumes: [("default".to_string(), SEED_IMAGE.to_string())].into(),
         }
     }
 
@@ -299,6 +321,7 @@ impl Host {
     }
 
     pub fn define(&mut self, xml: &str) -> Result<&Domain, RpcError> {
+        self.changed = true;
         let (root_attrs, inner) =
             element(xml, "domain").ok_or_else(|| xml_error("missing <domain> element"))?;
         let virt_type = attr(root_attrs, "type")
@@ -459,6 +482,7 @@ impl Host {
     }
 
     pub fn start(&mut self, name: &str) -> Result<i32, RpcError> {
+        self.changed = true;
         let d = self.domain(name)?;
         if d.id.is_some() {
             return Err(RpcError::new(
@@ -536,6 +560,7 @@ impl Host {
     }
 
     fn power_off(&mut self, name: &str, reason: i32) {
+        self.changed = true;
         let Some(d) = self.domains.get_mut(name) else {
             return;
         };
@@ -560,6 +585,7 @@ impl Host {
     }
 
     pub fn shutdown(&mut self, name: &str) -> Result<(), RpcError> {
+        self.changed = true;
         let d = self.domains.get_mut(name).ok_or_else(|| no_domain(name))?;
         if d.id.is_none() {
             return Err(not_running());
@@ -569,6 +595,7 @@ impl Host {
     }
 
     pub fn undefine(&mut self, name: &str) -> Result<(), RpcError> {
+        self.changed = true;
         let d = self.domains.get_mut(name).ok_or_else(|| no_domain(name))?;
         if d.id.is_some() {
             // A running domain stays until it stops, as a transient one.
@@ -587,8 +614,11 @@ impl Host {
         d.console_listeners
             .retain(|l| l.send(bytes.to_vec()).is_ok());
         if let Some(path) = d.console_log.clone() {
-            if let Some(v) = self.volume_by_path_mut(&path) {
+            if let Some((pool, v)) = self.volume_by_path_mut(&path) {
                 v.data.extend_from_slice(bytes);
+                let key = (pool, v.name.clone());
+                self.dirty_volumes.insert(key);
+                self.changed = true;
             }
         }
     }
@@ -656,10 +686,14 @@ impl Host {
             .find_map(|p| p.volumes.values().find(|v| v.key == path).map(|v| (p, v)))
     }
 
-    fn volume_by_path_mut(&mut self, path: &str) -> Option<&mut Volume> {
-        self.pools
-            .values_mut()
-            .find_map(|p| p.volumes.values_mut().find(|v| v.key == path))
+    fn volume_by_path_mut(&mut self, path: &str) -> Option<(String, &mut Volume)> {
+        self.pools.values_mut().find_map(|p| {
+            let pool = p.name.clone();
+            p.volumes
+                .values_mut()
+                .find(|v| v.key == path)
+                .map(|v| (pool, v))
+        })
     }
 
     /// `virStorageVolCreateXML[From]`.
@@ -703,6 +737,8 @@ impl Host {
         let data = source.map(|s| s.data.clone()).unwrap_or_default();
         let capacity = capacity.max(source.map(|s| s.capacity).unwrap_or(0));
         let key = format!("{}/{name}", p.path);
+        self.changed = true;
+        self.dirty_volumes.insert((pool.to_string(), name.clone()));
         let p = self.pools.get_mut(pool).expect("looked up above");
         p.volumes.insert(
             name.clone(),
@@ -718,6 +754,9 @@ impl Host {
     }
 
     pub fn delete_volume(&mut self, pool: &str, name: &str) -> Result<(), RpcError> {
+        self.changed = true;
+        self.dirty_volumes
+            .insert((pool.to_string(), name.to_string()));
         self.pools
             .get_mut(pool)
             .ok_or_else(|| no_pool(pool))?

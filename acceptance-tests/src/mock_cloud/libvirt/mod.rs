@@ -5,16 +5,20 @@
 //!
 //! - [`host`]: domains, the `default` pool (seeded with the CCRT image), the `default`
 //!   network with DHCP leases, consoles and console log volumes.
+//! - [`store`]: `DATA_DIR/libvirt/` keeps the host across restarts (the binary's
+//!   `--data-dir`).
 //! - [`server`]: the procedures it answers (see `wire::proc_`), streams (volume upload /
 //!   download, consoles) and keepalive.
 
 pub mod host;
 pub mod server;
+pub mod store;
 pub mod wire;
 pub mod xdr;
 pub mod xml;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::net::TcpListener;
@@ -30,12 +34,25 @@ pub struct LibvirtHost {
 }
 
 impl LibvirtHost {
-    /// Listens on `listen` (port 0: a free port) with a freshly seeded host.
-    pub async fn start(listen: SocketAddr, access_log: bool) -> std::io::Result<LibvirtHost> {
+    /// Listens on `listen` (port 0: a free port). With `state_dir` the host is loaded from
+    /// there (seeded and written on first use) and every change is kept there; without,
+    /// a freshly seeded host lives in memory.
+    pub async fn start(
+        listen: SocketAddr,
+        access_log: bool,
+        state_dir: Option<PathBuf>,
+    ) -> std::io::Result<LibvirtHost> {
+        let host = match &state_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Host::open(dir)?
+            }
+            None => Host::seeded(),
+        };
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let host = Arc::new(Mutex::new(Host::seeded()));
-        let task = tokio::spawn(server::serve(listener, host.clone(), access_log));
+        let host = Arc::new(Mutex::new(host));
+        let task = tokio::spawn(server::serve(listener, host.clone(), access_log, state_dir));
         Ok(LibvirtHost { addr, host, task })
     }
 

@@ -3,6 +3,7 @@
 //! streams (volume upload and download, consoles) and answers keepalive PINGs.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWriteExt;
@@ -21,14 +22,25 @@ const CHUNK: usize = 256 * 1024;
 
 pub type SharedHost = Arc<Mutex<Host>>;
 
-/// Serves connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, host: SharedHost, access_log: bool) {
+/// Serves connections on `listener` until the task is dropped; with `state_dir`, every
+/// change is written there before its answer goes out.
+pub async fn serve(
+    listener: TcpListener,
+    host: SharedHost,
+    access_log: bool,
+    state_dir: Option<PathBuf>,
+) {
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             continue;
         };
         let _ = sock.set_nodelay(true);
-        tokio::spawn(connection(sock, host.clone(), access_log));
+        tokio::spawn(connection(
+            sock,
+            host.clone(),
+            access_log,
+            state_dir.clone(),
+        ));
     }
 }
 
@@ -53,9 +65,15 @@ struct Conn {
     streams: HashMap<u32, Stream>,
     opened: bool,
     access_log: bool,
+    state_dir: Option<PathBuf>,
 }
 
-async fn connection(sock: TcpStream, host: SharedHost, access_log: bool) {
+async fn connection(
+    sock: TcpStream,
+    host: SharedHost,
+    access_log: bool,
+    state_dir: Option<PathBuf>,
+) {
     let (mut rd, mut wr) = sock.into_split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let writer = tokio::spawn(async move {
@@ -71,6 +89,7 @@ async fn connection(sock: TcpStream, host: SharedHost, access_log: bool) {
         streams: HashMap::new(),
         opened: false,
         access_log,
+        state_dir,
     };
     while let Ok(Some((head, body))) = read_packet(&mut rd).await {
         if head.prog == KEEPALIVE_PROGRAM {
@@ -155,6 +174,24 @@ impl Conn {
         let _ = self.out.send(packet(h, body));
     }
 
+    /// Writes what changed to the state directory (when there is one).
+    fn persist(&self) -> Result<(), RpcError> {
+        let Some(dir) = &self.state_dir else {
+            return Ok(());
+        };
+        self.host
+            .lock()
+            .expect("host lock")
+            .persist(dir)
+            .map_err(|e| {
+                RpcError::new(
+                    code::INTERNAL_ERROR,
+                    from::QEMU,
+                    format!("internal error: saving the host: {e}"),
+                )
+            })
+    }
+
     fn stream_head(call: Head, status: i32) -> Head {
         Head {
             kind: STREAM,
@@ -165,7 +202,7 @@ impl Conn {
 
     fn call(&mut self, head: Head, body: &[u8]) {
         let mut i = In::new(body);
-        let answer = match self.answer(head, &mut i) {
+        let mut answer = match self.answer(head, &mut i) {
             Ok(a) => a,
             Err(Malformed(why)) => Answer::Err(RpcError::new(
                 code::RPC,
@@ -173,6 +210,9 @@ impl Conn {
                 format!("Unable to decode message payload: {why}"),
             )),
         };
+        if let Err(e) = self.persist() {
+            answer = Answer::Err(e);
+        }
         if self.access_log {
             let status = match &answer {
                 Answer::Ok(_) => "ok".to_string(),
@@ -274,27 +314,30 @@ impl Conn {
                         data,
                     }) => {
                         let mut host = self.host.lock().expect("host lock");
-                        host.volume_mut(&pool, &vol).and_then(|v| {
-                            if length != 0 && data.len() as u64 > length {
-                                return Err(RpcError::new(
-                                    code::INTERNAL_ERROR,
-                                    from::STORAGE,
-                                    "stream sent more than the requested length",
-                                ));
-                            }
-                            let start = offset as usize;
-                            let end = start + data.len();
-                            if v.data.len() < end {
-                                v.data.resize(end, 0);
-                            }
-                            v.data[start..end].copy_from_slice(&data);
-                            v.capacity = v.capacity.max(v.data.len() as u64);
-                            Ok(())
-                        })
+                        host.volume_mut(&pool, &vol)
+                            .and_then(|v| {
+                                if length != 0 && data.len() as u64 > length {
+                                    return Err(RpcError::new(
+                                        code::INTERNAL_ERROR,
+                                        from::STORAGE,
+                                        "stream sent more than the requested length",
+                                    ));
+                                }
+                                let start = offset as usize;
+                                let end = start + data.len();
+                                if v.data.len() < end {
+                                    v.data.resize(end, 0);
+                                }
+                                v.data[start..end].copy_from_slice(&data);
+                                v.capacity = v.capacity.max(v.data.len() as u64);
+                                Ok(())
+                            })
+                            .map(|()| host.volume_written(&pool, &vol))
                     }
                     Some(_) => Ok(()),
                     None => return,
                 };
+                let result = result.and_then(|()| self.persist());
                 match result {
                     Ok(()) => self.send(Self::stream_head(head, OK), &[]),
                     Err(e) => self.send(Self::stream_head(head, ERROR), &e.encode()),
