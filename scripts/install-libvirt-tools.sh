@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the libvirt tools the KVM tests use as independent judges, when missing:
-# Debian's `virsh` and `virt-xml-validate` (libvirt-clients) and the real `libvirtd`
-# (libvirt-daemon, whose built-in test:///default driver our client is checked against).
+# Debian's `virsh` and `virt-xml-validate` (libvirt-clients), the real `libvirtd`
+# (libvirt-daemon, whose built-in test:///default driver our client is checked against)
+# and `genisoimage` (cidata disks for the emulated KVM host's Hyper Protect boot).
 # Idempotent: does nothing when they are present. Needs root (apt-get) otherwise, and
 # says what is missing when it cannot install. The provider itself never needs these.
 #
@@ -12,6 +13,7 @@ missing=()
 command -v virsh >/dev/null 2>&1 || missing+=(libvirt-clients)
 command -v virt-xml-validate >/dev/null 2>&1 || missing+=(libvirt-clients)
 command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ] || missing+=(libvirt-daemon)
+command -v genisoimage >/dev/null 2>&1 || missing+=(genisoimage)
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
@@ -28,6 +30,7 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"${TMPDIR:-/tmp}/hyperprotect-install-libvirt-tools.lock"
   flock 9
   if command -v virsh >/dev/null 2>&1 && command -v virt-xml-validate >/dev/null 2>&1 &&
+    command -v genisoimage >/dev/null 2>&1 &&
     { command -v libvirtd >/dev/null 2>&1 || [ -x /usr/sbin/libvirtd ]; }; then
     exit 0
   fi

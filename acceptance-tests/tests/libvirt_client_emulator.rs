@@ -7,13 +7,15 @@ mod libvirt_support;
 
 use std::time::Duration;
 
+use acceptance_tests::harness::signed_contract;
 use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
+use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use hyperprotect::libvirt::{AddressSource, Client, ConnectOptions, DomainState};
-use libvirt_support::{guest_xml, libvirt_tools_available, virsh_ok};
+use libvirt_support::{cidata_iso, guest_xml, libvirt_tools_available, virsh_ok};
 
 async fn emulator() -> LibvirtHost {
-    LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None)
+    LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None, None)
         .await
         .expect("start the KVM host")
 }
@@ -251,4 +253,127 @@ async fn keepalive_keeps_an_idle_connection_and_errors_name_the_object() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("memory"), "{err}");
+}
+
+const ENV: &str = "type: env\nlogging:\n  logRouter:\n    hostname: logs.example.com\n    iamApiKey: not-a-real-iam-api-key\n";
+
+/// Uploads `iso` as NAME-cidata.iso next to a clone of the image and a console log,
+/// defines and starts NAME, and returns the console log's text once `until` appears in
+/// it (or after 10 s).
+async fn boot_guest(
+    client: &Client,
+    name: &str,
+    iso: &[u8],
+    until: &str,
+) -> (hyperprotect::libvirt::Domain, String) {
+    let pool = client.storage_pool_lookup_by_name("default").await.unwrap();
+    let image = client
+        .storage_vol_lookup_by_name(&pool, SEED_IMAGE)
+        .await
+        .unwrap();
+    let boot = format!("{name}-boot.qcow2");
+    let cidata = format!("{name}-cidata.iso");
+    client
+        .storage_vol_create_xml_from(
+            &pool,
+            &format!("<volume><name>{boot}</name></volume>"),
+            &image,
+        )
+        .await
+        .unwrap();
+    let vol = client
+        .storage_vol_create_xml(
+            &pool,
+            &format!(
+                "<volume><name>{cidata}</name><capacity unit='bytes'>{}</capacity></volume>",
+                iso.len()
+            ),
+        )
+        .await
+        .unwrap();
+    client
+        .storage_vol_upload(&vol, 0, 0)
+        .await
+        .unwrap()
+        .upload_from(iso)
+        .await
+        .unwrap();
+    let log = client
+        .storage_vol_create_xml(
+            &pool,
+            &format!("<volume><name>{name}-console.log</name><capacity unit='bytes'>0</capacity></volume>"),
+        )
+        .await
+        .unwrap();
+    let dom = client
+        .domain_define_xml(&guest_xml(name, 2048, &[&boot, &cidata], None))
+        .await
+        .unwrap();
+    client.domain_create(&dom).await.unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        let mut bytes = Vec::new();
+        client
+            .storage_vol_download(&log, 0, 0)
+            .await
+            .unwrap()
+            .download_to(&mut bytes)
+            .await
+            .unwrap();
+        text = String::from_utf8_lossy(&bytes).into_owned();
+        if text.contains(until) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (dom, text)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_boots_its_contract_from_the_cidata_disk() {
+    if !libvirt_tools_available() {
+        return;
+    }
+    let pki = Pki::generate_in_memory(&PkiOptions {
+        ca_bits: RsaBits::Rsa2048,
+        encryption_bits: RsaBits::Rsa2048,
+        attestation_bits: RsaBits::Rsa2048,
+    })
+    .unwrap();
+    let contract = signed_contract(&pki.encryption_cert, ENV);
+    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None, Some(pki))
+        .await
+        .unwrap();
+    let client = Client::connect(&kvm.uri(), ConnectOptions::default())
+        .await
+        .unwrap();
+
+    // An accepted contract: the guest confirms its start on the console log.
+    let (dom, log) = boot_guest(&client, "good", &cidata_iso(&contract), "HPL10001I").await;
+    assert!(log.contains("HPL10001I"), "{log}");
+    assert!(!log.contains("HPL11001E"), "{log}");
+    assert_eq!(
+        client.domain_get_state(&dom).await.unwrap().0,
+        DomainState::Running
+    );
+
+    // A rejected contract: the HPL…E line, then the guest powers off.
+    let (dom, log) = boot_guest(
+        &client,
+        "bad",
+        &cidata_iso("workload: not-encrypted\n"),
+        "HPL11001E",
+    )
+    .await;
+    assert!(log.contains("HPL11001E INVALID_CONTRACT"), "{log}");
+    assert!(!log.contains("HPL10001I"), "{log}");
+    let mut state = DomainState::Running;
+    for _ in 0..100 {
+        state = client.domain_get_state(&dom).await.unwrap().0;
+        if state == DomainState::Shutoff {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, DomainState::Shutoff);
 }

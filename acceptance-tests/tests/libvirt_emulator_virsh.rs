@@ -24,7 +24,7 @@ async fn with_virsh(session: impl FnOnce(String, &Path) + Send + 'static) {
     if !libvirt_tools_available() {
         return;
     }
-    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None)
+    let kvm = LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None, None)
         .await
         .expect("start the KVM host");
     let uri = kvm.uri();

@@ -119,3 +119,32 @@ pub fn guest_xml(name: &str, memory_mib: u32, volumes: &[&str], mac: Option<&str
 "
     )
 }
+
+/// A cloud-init `cidata` ISO holding `user-data` (and an empty `meta-data`), built with
+/// Debian's `genisoimage` as IBM's CCRT documentation builds it.
+pub fn cidata_iso(user_data: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("user-data"), user_data).unwrap();
+    std::fs::write(dir.path().join("meta-data"), "local-hostname: hpcr-guest\n").unwrap();
+    let iso = dir.path().join("cidata.iso");
+    let out = Command::new("genisoimage")
+        .args(["-quiet", "-output"])
+        .arg(&iso)
+        .args([
+            "-volid",
+            "cidata",
+            "-joliet",
+            "-rock",
+            "user-data",
+            "meta-data",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .expect("running genisoimage");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::read(iso).unwrap()
+}

@@ -177,6 +177,9 @@ pub struct Host {
     pub pools: BTreeMap<String, Pool>,
     pub networks: BTreeMap<String, Network>,
     pub(super) next_id: i32,
+    /// The Hyper Protect platform keys guests decrypt their contract with.
+    #[serde(skip)]
+    pub pki: Option<crate::mock_cloud::pki::Pki>,
     /// Something changed since the store last wrote the host.
     #[serde(skip)]
     pub(super) changed: bool,
@@ -265,6 +268,7 @@ impl Host {
             pools,
             networks,
             next_id: 1,
+            pki: None,
             changed: true,
             dirty_volumes: [("default".to_string(), SEED_IMAGE.to_string())].into(),
         }
@@ -552,10 +556,7 @@ impl Host {
         d.started = Some(Instant::now());
         d.shutdown_requested = None;
         d.reason = 1; // VIR_DOMAIN_RUNNING_BOOTED
-        let lines = format!(
-            "Linux version 6.8.0 (s390x) booting guest {name}\r\nmock-cloud KVM host: guest {name} started\r\n"
-        );
-        self.console_write(name, lines.as_bytes());
+        self.boot(name);
         Ok(id)
     }
 
