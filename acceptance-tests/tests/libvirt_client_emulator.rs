@@ -12,7 +12,20 @@ use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
 use acceptance_tests::mock_cloud::pki::{Pki, PkiOptions, RsaBits};
 use hyperprotect::libvirt::{AddressSource, Client, ConnectOptions, DomainState};
-use libvirt_support::{cidata_iso, guest_xml, libvirt_tools_available, virsh_ok};
+use libvirt_support::{cidata_iso, guest_xml, libvirt_tools_available, vol_download};
+
+/// Waits (up to 5 s) for the domain to power off.
+async fn wait_until_shut_off(client: &Client, dom: &hyperprotect::libvirt::Domain) {
+    let mut state = DomainState::Running;
+    for _ in 0..100 {
+        state = client.domain_get_state(dom).await.unwrap().0;
+        if state == DomainState::Shutoff {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, DomainState::Shutoff);
+}
 
 async fn emulator() -> LibvirtHost {
     LibvirtHost::start("127.0.0.1:0".parse().unwrap(), false, None, None)
@@ -155,15 +168,7 @@ async fn a_guest_lifecycle_with_streams_over_our_client() {
 
     // Graceful shutdown, then start again and destroy; undefine; delete volumes.
     client.domain_shutdown(&dom).await.unwrap();
-    let mut state = DomainState::Running;
-    for _ in 0..100 {
-        state = client.domain_get_state(&dom).await.unwrap().0;
-        if state == DomainState::Shutoff {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(state, DomainState::Shutoff);
+    wait_until_shut_off(&client, &dom).await;
     client.domain_create(&dom).await.unwrap();
     client.domain_destroy(&dom).await.unwrap();
     client.domain_undefine(&dom, 0).await.unwrap();
@@ -210,16 +215,7 @@ async fn what_our_client_uploads_virsh_downloads() {
     let got = tokio::task::spawn_blocking(move || {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("judge.iso");
-        virsh_ok(
-            &uri,
-            &[
-                "vol-download",
-                "--pool",
-                "default",
-                "judge.iso",
-                f.to_str().unwrap(),
-            ],
-        );
+        vol_download(&uri, "judge.iso", &f);
         std::fs::read(f).unwrap()
     })
     .await
@@ -367,13 +363,5 @@ async fn a_guest_boots_its_contract_from_the_cidata_disk() {
     .await;
     assert!(log.contains("HPL11001E INVALID_CONTRACT"), "{log}");
     assert!(!log.contains("HPL10001I"), "{log}");
-    let mut state = DomainState::Running;
-    for _ in 0..100 {
-        state = client.domain_get_state(&dom).await.unwrap().0;
-        if state == DomainState::Shutoff {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(state, DomainState::Shutoff);
+    wait_until_shut_off(&client, &dom).await;
 }

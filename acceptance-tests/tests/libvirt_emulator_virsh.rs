@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
-use libvirt_support::{guest_xml, libvirt_tools_available, virsh, virsh_ok};
+use libvirt_support::{guest_xml, libvirt_tools_available, virsh, virsh_ok, vol_download};
 
 fn guest(boot: &str) -> String {
     guest_xml("hpcr-guest", 4096, &[boot], None)
@@ -118,16 +118,7 @@ fn mock_cloud_binary_serves_libvirt_and_keeps_the_host_across_a_kill() {
     );
     assert_eq!(virsh_ok(&uri, &["net-dhcp-leases", "default"]), leases);
     let back = dir.path().join("back.iso");
-    virsh_ok(
-        &uri,
-        &[
-            "vol-download",
-            "--pool",
-            "default",
-            "cidata.iso",
-            back.to_str().unwrap(),
-        ],
-    );
+    vol_download(&uri, "cidata.iso", &back);
     assert_eq!(std::fs::read(&back).unwrap(), payload);
     let vols = virsh_ok(&uri, &["vol-list", "default"]);
     assert!(
@@ -252,16 +243,7 @@ async fn virsh_defines_starts_lists_inspects_and_removes_a_guest() {
 
         // The console log volume holds what the guest printed.
         let log = dir.join("console.log");
-        virsh_ok(
-            &uri,
-            &[
-                "vol-download",
-                "--pool",
-                "default",
-                "hpcr-guest-console.log",
-                log.to_str().unwrap(),
-            ],
-        );
+        vol_download(&uri, "hpcr-guest-console.log", &log);
         let text = std::fs::read_to_string(&log).unwrap();
         assert!(text.contains("guest hpcr-guest started"), "{text}");
 
@@ -313,16 +295,7 @@ async fn virsh_uploads_and_downloads_volumes() {
     with_virsh(|uri, dir| {
         // The seeded image downloads as a qcow2 file.
         let image = dir.join("image.qcow2");
-        virsh_ok(
-            &uri,
-            &[
-                "vol-download",
-                "--pool",
-                "default",
-                SEED_IMAGE,
-                image.to_str().unwrap(),
-            ],
-        );
+        vol_download(&uri, SEED_IMAGE, &image);
         let bytes = std::fs::read(&image).unwrap();
         assert_eq!(&bytes[..4], b"QFI\xfb");
 
@@ -352,16 +325,7 @@ async fn virsh_uploads_and_downloads_volumes() {
             ],
         );
         let back = dir.join("back.iso");
-        virsh_ok(
-            &uri,
-            &[
-                "vol-download",
-                "--pool",
-                "default",
-                "cidata.iso",
-                back.to_str().unwrap(),
-            ],
-        );
+        vol_download(&uri, "cidata.iso", &back);
         assert_eq!(std::fs::read(&back).unwrap(), payload);
         let info = virsh_ok(&uri, &["vol-info", "--pool", "default", "cidata.iso"]);
         assert!(info.contains("Name:           cidata.iso"), "{info}");

@@ -66,6 +66,13 @@ pub fn virsh_ok(uri: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("virsh prints UTF-8")
 }
 
+/// `virsh vol-download` of a volume of pool `default` into `to`; the bytes.
+pub fn vol_download(uri: &str, volume: &str, to: &Path) -> Vec<u8> {
+    let dest = to.to_str().expect("UTF-8 path");
+    virsh_ok(uri, &["vol-download", "--pool", "default", volume, dest]);
+    std::fs::read(to).expect("the downloaded volume")
+}
+
 /// A guest in the shape IBM documents for CCRT on KVM: Secure Execution
 /// (`<launchSecurity type='s390-pv'/>`), virtio devices with `iommu='on'`, no memory
 /// balloon, an SCLP console logging to `/var/lib/libvirt/images/NAME-console.log`, and
