@@ -14,8 +14,7 @@ use std::time::{Duration, Instant};
 use hyperprotect::libvirt::{Client, ConnectOptions, DomainState, Error};
 use libvirt_support::{libvirt_tools_available, virsh, virsh_ok};
 
-/// One libvirtd at a time: a root libvirtd takes driver lock files under /run/libvirt, so
-/// two in parallel would fight over them.
+/// One libvirtd at a time, to keep the load (and the port choice) simple.
 static ONE_DAEMON: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// A private libvirtd on a socket in a temporary directory (and, with TLS, on a loopback
@@ -106,6 +105,24 @@ fn issue(dir: &Path, ca: &str, name: &str, cn: &str, ext: &str) {
     );
 }
 
+/// `nobody`'s uid and gid on Debian.
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+fn chown_tree(path: &Path, id: u32) {
+    std::os::unix::fs::chown(path, Some(id), Some(id)).expect("chown");
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).expect("read_dir") {
+            chown_tree(&entry.expect("entry").path(), id);
+        }
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -173,7 +190,27 @@ impl Daemon {
         } else {
             "libvirtd".to_string()
         };
-        let mut cmd = Command::new(libvirtd);
+        // An unprivileged (session-mode) daemon whose configuration and state all live in
+        // the temporary directory: it never reads the host's /etc/libvirt (no networks
+        // autostarted, no bridges) nor touches /run/libvirt. As root, drop to `nobody`.
+        let mut cmd = if is_root() {
+            chown_tree(dir.path(), NOBODY);
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+                .arg(libvirtd);
+            c
+        } else {
+            Command::new(libvirtd)
+        };
+        for (var, sub) in [
+            ("HOME", ""),
+            ("XDG_RUNTIME_DIR", "run"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_CACHE_HOME", "cache"),
+            ("XDG_DATA_HOME", "data"),
+        ] {
+            cmd.env(var, dir.path().join(sub));
+        }
         cmd.arg("--config")
             .arg(&conf_path)
             .arg("--pid-file")
