@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use acceptance_tests::mock_cloud::libvirt::host::SEED_IMAGE;
 use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
-use libvirt_support::{guest_xml, libvirt_tools_available, virsh, virsh_ok, vol_download};
+use libvirt_support::{
+    guest_xml, iso_with, libvirt_tools_available, virsh, virsh_ok, vol_download,
+};
 
 fn guest(boot: &str) -> String {
     guest_xml("hpcr-guest", 4096, &[boot], None)
@@ -449,4 +451,33 @@ async fn virsh_console_attaches_to_a_running_guest() {
         assert!(!o.status.success());
     })
     .await;
+}
+
+#[test]
+fn the_emulator_reads_cidata_disks_as_genisoimage_writes_them() {
+    use acceptance_tests::mock_cloud::libvirt::iso::read_cidata;
+    if !libvirt_tools_available() {
+        return;
+    }
+    let user_data = "workload: hyper-protect-basic.x\n".repeat(200);
+    for names in [
+        &["-joliet", "-rock"][..],
+        &["-rock"],
+        &["-joliet"],
+        &["-J", "-R", "-input-charset", "utf-8"],
+    ] {
+        let files = read_cidata(&iso_with(&user_data, "cidata", names)).unwrap();
+        assert_eq!(files["user-data"], user_data.as_bytes(), "{names:?}");
+        assert!(
+            files.contains_key("meta-data"),
+            "{names:?}: {:?}",
+            files.keys()
+        );
+    }
+    // cloud-init's NoCloud source accepts the label in either case, and only that label.
+    assert!(read_cidata(&iso_with(&user_data, "CIDATA", &["-rock"])).is_ok());
+    let err = read_cidata(&iso_with(&user_data, "config-2", &["-rock"])).unwrap_err();
+    assert!(err.contains("config-2"), "{err}");
+    assert!(read_cidata(b"not an iso").is_err());
+    assert!(read_cidata(&vec![0u8; 40 * 2048]).is_err());
 }

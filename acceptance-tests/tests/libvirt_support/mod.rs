@@ -130,6 +130,11 @@ pub fn guest_xml(name: &str, memory_mib: u32, volumes: &[&str], mac: Option<&str
 /// A cloud-init `cidata` ISO holding `user-data` (and an empty `meta-data`), built with
 /// Debian's `genisoimage` as IBM's CCRT documentation builds it.
 pub fn cidata_iso(user_data: &str) -> Vec<u8> {
+    iso_with(user_data, "cidata", &["-joliet", "-rock"])
+}
+
+/// An ISO like [`cidata_iso`] with the given volume label and genisoimage name options.
+pub fn iso_with(user_data: &str, label: &str, names: &[&str]) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("user-data"), user_data).unwrap();
     std::fs::write(dir.path().join("meta-data"), "local-hostname: hpcr-guest\n").unwrap();
@@ -137,14 +142,9 @@ pub fn cidata_iso(user_data: &str) -> Vec<u8> {
     let out = Command::new("genisoimage")
         .args(["-quiet", "-output"])
         .arg(&iso)
-        .args([
-            "-volid",
-            "cidata",
-            "-joliet",
-            "-rock",
-            "user-data",
-            "meta-data",
-        ])
+        .args(["-volid", label])
+        .args(names)
+        .args(["user-data", "meta-data"])
         .current_dir(dir.path())
         .output()
         .expect("running genisoimage");
