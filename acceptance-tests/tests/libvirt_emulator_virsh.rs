@@ -407,6 +407,9 @@ async fn virsh_console_attaches_to_a_running_guest() {
         std::fs::write(&xml_path, guest(SEED_IMAGE)).unwrap();
         virsh_ok(&uri, &["define", xml_path.to_str().unwrap()]);
         virsh_ok(&uri, &["start", "hpcr-guest"]);
+        // No log volume was created beforehand: QEMU creates the log file in the pool.
+        let log = vol_download(&uri, "hpcr-guest-console.log", &dir.join("log"));
+        assert!(String::from_utf8_lossy(&log).contains("hpcr-guest"));
 
         // virsh console needs a terminal: `script` gives it one.
         let mut child = Command::new("script")

@@ -615,6 +615,9 @@ impl Host {
         d.console_listeners
             .retain(|l| l.send(bytes.to_vec()).is_ok());
         if let Some(path) = d.console_log.clone() {
+            if self.volume_by_path(&path).is_none() {
+                self.create_log_file(&path);
+            }
             if let Some((pool, v)) = self.volume_by_path_mut(&path) {
                 v.data.extend_from_slice(bytes);
                 let key = (pool, v.name.clone());
@@ -622,6 +625,29 @@ impl Host {
                 self.changed = true;
             }
         }
+    }
+
+    /// QEMU creates a missing console log file (`<log file=…>` in libvirt's formatdomain,
+    /// "Consoles, serial, parallel & channel devices"); one inside a pool's directory is
+    /// then one of that pool's volumes, as a `pool-refresh` on a real host would list it.
+    fn create_log_file(&mut self, path: &str) {
+        let Some(pool) = self.pools.values_mut().find(|p| {
+            path.strip_prefix(&p.path)
+                .is_some_and(|rest| rest.starts_with('/') && !rest[1..].contains('/'))
+        }) else {
+            return;
+        };
+        let name = path[pool.path.len() + 1..].to_string();
+        pool.volumes.insert(
+            name.clone(),
+            Volume {
+                name,
+                key: path.to_string(),
+                capacity: 0,
+                format: "raw".into(),
+                data: Vec::new(),
+            },
+        );
     }
 
     /// Bytes typed on the console: the guest's terminal echoes them (a carriage return as
