@@ -12,6 +12,7 @@ pub mod cloud;
 pub mod contract;
 pub mod data_sources;
 pub mod ephemeral_resources;
+pub mod libvirt;
 pub mod list_resources;
 pub mod provider;
 pub mod provider_data;

@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use acceptance_tests::mock_cloud::faults::{Rate, RoutePattern, ServerErrorStatus};
+use acceptance_tests::mock_cloud::libvirt::LibvirtHost;
+use acceptance_tests::mock_cloud::pki::Pki;
 use acceptance_tests::mock_cloud::{Config, Delays, Faults, MockCloud, PkiMode};
 use clap::Parser;
 
@@ -36,6 +38,12 @@ struct Args {
     /// evaluating their contract.
     #[arg(long)]
     no_pki: bool,
+    /// Also emulate a KVM host (IBM Z with Secure Execution) speaking libvirt's remote
+    /// protocol on this address (port 0 picks one); prints a second stdout line
+    /// `libvirt listening on qemu+tcp://ADDR/system`. Its state is kept in
+    /// DATA_DIR/libvirt/.
+    #[arg(long)]
+    libvirt_listen: Option<SocketAddr>,
     /// Write one stderr line per request: method, path, status, duration.
     #[arg(long)]
     access_log: bool,
@@ -154,6 +162,11 @@ async fn shutdown_signal() {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let libvirt_listen = args.libvirt_listen;
+    let access_log = args.access_log;
+    let libvirt_state = args.data_dir.join("libvirt");
+    let no_pki = args.no_pki;
+    let pki_dir = args.data_dir.clone();
     let cloud = match MockCloud::start(config(args)).await {
         Ok(c) => c,
         Err(e) => {
@@ -171,6 +184,41 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    // The KVM host boots guests with the same platform keys (MockCloud created them).
+    let kvm_pki = if no_pki || libvirt_listen.is_none() {
+        None
+    } else {
+        match Pki::load_or_create(&pki_dir) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("mock-cloud: loading the platform PKI for the KVM host: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    // Kept alive until shutdown.
+    let _kvm_host = match libvirt_listen {
+        None => None,
+        Some(addr) => {
+            match LibvirtHost::start(addr, access_log, Some(libvirt_state), kvm_pki).await {
+                Ok(h) => {
+                    let mut out = std::io::stdout().lock();
+                    if writeln!(out, "libvirt listening on {}", h.uri())
+                        .and_then(|_| out.flush())
+                        .is_err()
+                    {
+                        eprintln!("mock-cloud: cannot write to stdout");
+                        return ExitCode::FAILURE;
+                    }
+                    Some(h)
+                }
+                Err(e) => {
+                    eprintln!("mock-cloud: libvirt listener on {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     shutdown_signal().await;
     match cloud.shutdown().await {
         Ok(()) => ExitCode::SUCCESS,

@@ -23,6 +23,9 @@
 //!   `GET|PUT|DELETE /_mock/faults` (JSON [`Faults`]; PUT replaces all),
 //!   `GET|DELETE /_mock/requests` (IAM and VPC requests served, by route; see [`counters`]).
 //!
+//! - KVM host (separate listener, `--libvirt-listen`; see [`libvirt`]): libvirt's remote
+//!   RPC protocol at `qemu+tcp://ADDR/system`, an IBM Z host with Secure Execution.
+//!
 //! State lives in `data_dir/state.json` (see [`state`]); statuses follow timelines computed
 //! from the clock (see [`lifecycle`]).
 
@@ -32,6 +35,7 @@ pub mod error;
 pub mod faults;
 pub mod hpcr;
 pub mod ids;
+pub mod libvirt;
 pub mod lifecycle;
 pub mod pki;
 pub mod published;
