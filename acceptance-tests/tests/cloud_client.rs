@@ -501,8 +501,9 @@ async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
     let first = c.create_instance(&p).await.expect("first create");
     let e = c.create_instance(&p).await.expect_err("same name again");
     assert!(e.is_name_taken(), "{e:?}");
-    assert_eq!(e.status(), Some(409));
-    assert_eq!(e.code(), Some("instance_name_exists"));
+    // IBM answers a taken name with 400 `validation_unique_failed` (target `name`).
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.code(), Some("validation_unique_failed"));
     match &e {
         Error::NameTaken { name, holder, .. } => {
             assert_eq!(name, "twice");
@@ -512,7 +513,7 @@ async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
         other => panic!("expected NameTaken, got {other:?}"),
     }
     let text = e.to_string();
-    assert!(text.contains("instance_name_exists"), "{text}");
+    assert!(text.contains("validation_unique_failed"), "{text}");
     assert!(
         text.contains(&format!("held by instance {}", first.id)),
         "{text}"

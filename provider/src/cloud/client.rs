@@ -126,6 +126,8 @@ pub(crate) struct Inner {
     /// Poll timing learned by this client's waits, shared by its clones.
     pub paces: Paces,
     pub tokens: TokenCache,
+    /// Tag reads of concurrent refreshes, batched into Global Search calls.
+    pub tag_reads: super::tagging::TagReads,
 }
 
 /// A VPC API client. Cheap to clone; clones share the HTTP connection pool and the IAM
@@ -151,6 +153,8 @@ pub(crate) enum Service {
     Vpc,
     /// The Global Tagging API (paths start with `/v3`), no extra query.
     Tagging,
+    /// The Global Search API (`/v3/resources/search`), next to Global Tagging.
+    Search,
 }
 
 impl Client {
@@ -194,6 +198,7 @@ impl Client {
                 poll: parts.poll,
                 paces: Paces::default(),
                 tokens: TokenCache::new(fetcher),
+                tag_reads: Default::default(),
             }),
             deadline: None,
         }
@@ -266,6 +271,8 @@ impl Client {
         body: Body,
     ) -> Result<RawResponse, Error> {
         let label = format!("{method} {path}");
+        let search_base = (service == Service::Search)
+            .then(|| super::tagging::global_search_base(&self.inner.tagging));
         let (base, fixed): (&str, &[(&str, &str)]) = match service {
             Service::Vpc => (
                 &self.inner.vpc,
@@ -275,6 +282,7 @@ impl Client {
                 ],
             ),
             Service::Tagging => (&self.inner.tagging, &[]),
+            Service::Search => (search_base.as_deref().unwrap_or_default(), &[]),
         };
         let url = format!("{base}{path}");
         // Safe to repeat after a lost answer: everything but POST (creates and actions).

@@ -25,7 +25,7 @@ use crate::cloud::models::{
     Instance as CloudInstance, InstancePatch, InstancePrototype, NameRef,
     NetworkAttachmentPrototype, StatusReason, VirtualNetworkInterfacePrototype, VolumePrototype,
 };
-use crate::cloud::Client;
+use crate::cloud::{Client, ConsoleLimits};
 use crate::provider::{cloud_diagnostic, ProviderState};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::{self, get, Marking};
@@ -351,7 +351,10 @@ fn prototype(config: &Value, default_rg: Option<&str>) -> InstancePrototype {
         boot_volume_attachment: Some(BootVolumeAttachmentPrototype {
             delete_volume_on_instance_delete: true,
             volume: VolumePrototype {
-                name: string_of(bv, "name"),
+                // IBM names an unnamed volume with random words: send the documented name.
+                name: string_of(bv, "name").or_else(|| {
+                    string_of(config, "name").map(|n| crate::cloud::instances::boot_volume_name(&n))
+                }),
                 capacity: int_of(bv, "size").and_then(|s| u64::try_from(s).ok()),
                 profile: NameRef::new("general-purpose"),
                 encryption_key: string_of(bv, "encryption_key").map(|crn| CrnRef { crn }),
@@ -683,7 +686,7 @@ impl Resource for Instance {
                 let se = self.secure_execution(&client, &api).await;
                 let mut state = state_from(&api, config, se);
                 let wanted: Vec<String> = tags::of(config).into_iter().flatten().collect();
-                if let Err(e) = client.attach_tags(&api.crn, &wanted).await {
+                if let Err(e) = client.attach_tags_and_wait(&api.crn, &wanted).await {
                     // Null tags: the next plan attaches them again.
                     tags::set_in(&mut state, None);
                     return Outcome::failed(state, tags::error(&api.id, "attach", &e));
@@ -719,7 +722,7 @@ impl Resource for Instance {
         let mut new = state_from(&api, &state, se);
         // Managed tags are read back, so a tag changed out of band shows in the plan.
         if tags::of(&state).is_some() {
-            match client.list_tags(&api.crn).await {
+            match tags::read(&client, &api.crn, &state).await {
                 Ok(current) => tags::set_in(&mut new, Some(&current)),
                 Err(e) => return Outcome::failed(state, tags::error(&id, "read", &e)),
             }
@@ -927,11 +930,12 @@ fn create_refused(e: &crate::cloud::Error) -> Diagnostic {
         return cloud_diagnostic("Cannot create the instance", e);
     };
     let code = refusal.code().unwrap_or("conflict");
+    let http = refusal.status;
     let detail = match holder {
         Some(h) => format!(
             "Instance {id} (status `{status}`, created {created}) already has the name \
-             `{name}`, and the VPC API refuses a second instance with the same name (HTTP 409 \
-             `{code}`), so nothing was created. It is most likely a server that an earlier \
+             `{name}`, and the VPC API refuses a second instance with the same name (HTTP \
+             {http} `{code}`), so nothing was created. It is most likely a server that an earlier \
              apply created but could not record, because Terraform or the provider was killed \
              or lost its connection.\n\nTo manage that server with this resource, import it \
              (the address is this resource's, shown with this message) and apply again:\n\n   \
@@ -943,7 +947,7 @@ fn create_refused(e: &crate::cloud::Error) -> Diagnostic {
         ),
         None => format!(
             "Another instance already has the name `{name}` and the VPC API refuses a second \
-             one (HTTP 409 `{code}`), so nothing was created; looking it up by name failed. \
+             one (HTTP {http} `{code}`), so nothing was created; looking it up by name failed. \
              Find it with `ibmcloud is instances`, then import it into this resource with \
              `terraform import '<address>' <its id>` (the address is this resource's, shown \
              with this message), delete it, or give this resource another name."
@@ -1024,9 +1028,12 @@ impl Instance {
         if !hyper_protect || window.is_zero() {
             return Ok(running);
         }
+        // The console is open from `running` on: the reason is gone once the guest stops.
+        let console =
+            client.capture_serial_console(&running.id, ConsoleLimits::default().max_bytes);
         match lifecycle::watch_contract(ctx, client, &running.id, window).await? {
             None => Ok(running),
-            Some(stopped) => Err(lifecycle::rejection(client, &stopped).await),
+            Some(stopped) => Err(lifecycle::rejection(&stopped, console.finish().await)),
         }
     }
 
