@@ -539,8 +539,10 @@ async fn patch_rules_and_etags() {
     // Name conflict with the other instance.
     let r = m.patch(&ipath, json!({"name": "pt-2"})).await;
     assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::CONFLICT, "instance_name_exists")
+        (r.status, r.code(), r.target()),
+        (StatusCode::BAD_REQUEST, "validation_unique_failed", "name"),
+        "{}",
+        r.text
     );
     let _ = other;
 

@@ -8,6 +8,7 @@
 //!
 //! One test binary; the tests live in modules by concern (this file holds what they share).
 
+mod fidelity;
 mod import;
 mod lifecycle;
 mod resilience;

@@ -653,6 +653,14 @@ impl Resource for Instance {
         };
         let checks = self.catalog.check_plan(&client, plan.config).await;
         plan.diagnostics.extend(checks.diagnostics);
+        if plan.is_create() {
+            if let Some(image) = string_of(plan.config, "image") {
+                if self.catalog.image(&client, &image).await.is_some_and(|i| catalog::is_hyper_protect(&i)) {
+                    let (summary, detail) = crate::cloud::catalog::hpvs_for_vpc_closed_notice();
+                    plan.diagnostics.push(Diagnostic::warning(summary, detail).at(AttrPath::attr("image")));
+                }
+            }
+        }
         if let (Some(se), Value::Object(m)) = (checks.secure_execution, &mut plan.planned) {
             if m.get("secure_execution").is_some_and(Value::is_unknown) {
                 m.insert("secure_execution".into(), Value::Bool(se));
