@@ -163,7 +163,12 @@ async fn instance_lifecycle_through_the_typed_client() {
 
 #[tokio::test]
 async fn conflicts_wait_for_a_legal_state() {
-    let m = Mock::start().await;
+    // `pending` long enough that the calls right after a create still find it there on a
+    // busy machine (at the 30 ms of the fast delays they did not).
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fast_config(dir.path());
+    cfg.delays.pending = Duration::from_millis(1500);
+    let m = Mock::start_with(dir, cfg).await;
     let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(30));
     let proto = prototype(&m, &c, "conflict-1", "bx2-2x8", UBUNTU_AMD64).await;
     let id = c.create_instance(&proto).await.unwrap().id;
