@@ -616,7 +616,10 @@ async fn the_console_is_live_only_while_the_server_runs() {
         }
     })
     .await;
-    assert!(closed.is_ok(), "the console closes when the server powers off");
+    assert!(
+        closed.is_ok(),
+        "the console closes when the server powers off"
+    );
     c.wait_for_instance_status(&id, &[InstanceStatus::Stopped], never())
         .await
         .unwrap();

@@ -368,13 +368,11 @@ pub async fn search(
         .is_none_or(|f| f.iter().any(|x| x == "tags"));
     let now = ids::now_ms();
     let st = app.store.read();
-    let mut matched: Vec<&String> = crns
+    // Each live resource once, in a stable order the cursor can page through.
+    let matched: BTreeSet<&String> = crns
         .iter()
         .filter(|crn| live_instance(&st, crn, now))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
-    matched.sort();
     let items: Vec<Value> = matched
         .into_iter()
         .skip(offset)

@@ -155,7 +155,9 @@ fn test_acc_instance_tags_with_capitals_settle_after_a_lag() {
         if on_cloud == want {
             Ok(())
         } else {
-            Err(format!("the tagging service holds {on_cloud:?}, want {want:?}"))
+            Err(format!(
+                "the tagging service holds {on_cloud:?}, want {want:?}"
+            ))
         }
     };
     TestCase {
@@ -318,7 +320,11 @@ fn test_acc_instance_new_hyper_protect_server_warns_at_plan() {
         "CCCO",
         "terraform import",
     ] {
-        assert!(squeezed.contains(needle), "plan lacks {needle:?}:\n{}", plan.output());
+        assert!(
+            squeezed.contains(needle),
+            "plan lacks {needle:?}:\n{}",
+            plan.output()
+        );
     }
     // A server that exists is managed as today: no warning on its plans.
     let apply = work.terraform(&["apply", "-auto-approve", "-input=false", "-no-color"]);
@@ -337,5 +343,9 @@ fn test_acc_instance_new_hyper_protect_server_warns_at_plan() {
     fleet.write_config(&fleet_config(&cloud, 1));
     let plan = fleet.terraform(&["plan", "-input=false", "-no-color"]);
     assert_eq!(plan.code, 0, "{}", plan.output());
-    assert!(!plan.output().contains("closed to new servers"), "{}", plan.output());
+    assert!(
+        !plan.output().contains("closed to new servers"),
+        "{}",
+        plan.output()
+    );
 }

@@ -655,9 +655,15 @@ impl Resource for Instance {
         plan.diagnostics.extend(checks.diagnostics);
         if plan.is_create() {
             if let Some(image) = string_of(plan.config, "image") {
-                if self.catalog.image(&client, &image).await.is_some_and(|i| catalog::is_hyper_protect(&i)) {
+                if self
+                    .catalog
+                    .image(&client, &image)
+                    .await
+                    .is_some_and(|i| catalog::is_hyper_protect(&i))
+                {
                     let (summary, detail) = crate::cloud::catalog::hpvs_for_vpc_closed_notice();
-                    plan.diagnostics.push(Diagnostic::warning(summary, detail).at(AttrPath::attr("image")));
+                    plan.diagnostics
+                        .push(Diagnostic::warning(summary, detail).at(AttrPath::attr("image")));
                 }
             }
         }
