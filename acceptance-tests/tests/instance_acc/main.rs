@@ -43,7 +43,9 @@ fn test_delays() -> Delays {
         stop: ms(300),
         reboot: ms(300),
         delete: ms(300),
-        reject_stop: ms(500),
+        // A rejecting guest runs long enough for the provider's first polls to see it
+        // `running` and open its console (a stopped server's console is refused, as on IBM).
+        reject_stop: ms(1500),
     }
 }
 
@@ -249,7 +251,7 @@ resource "hyperprotect_instance" "hp" {{
   keys      = ["{key}"]
   user_data = file("{contract}")
 
-  contract_check_seconds = 1
+  contract_check_seconds = 3
 {extra}
 }}
 "#,

@@ -218,7 +218,11 @@ impl Client {
     }
 
     /// Polls a new instance until it is `running` (as [`Client::wait_for_instance_status`]),
-    /// on the timing earlier creates of this client saw ([`super::pace`]).
+    /// on the timing earlier creates of this client saw ([`super::pace`]). A new instance
+    /// found `stopping` or `stopped` has run and powered itself off between two polls (a
+    /// Hyper Protect guest refusing its contract does so seconds after boot): it is returned
+    /// as it is, for the caller to look at its status, instead of waiting for a `running`
+    /// that will not come.
     pub async fn wait_for_instance_created(
         &self,
         id: &str,
@@ -226,7 +230,11 @@ impl Client {
     ) -> Result<Instance, Error> {
         self.wait_for_status_of(
             id,
-            &[InstanceStatus::Running],
+            &[
+                InstanceStatus::Running,
+                InstanceStatus::Stopping,
+                InstanceStatus::Stopped,
+            ],
             Some(Transition::Create),
             cancel,
         )
