@@ -179,14 +179,7 @@ fn test_acc_instance_tags_with_capitals_settle_after_a_lag() {
                     held(&c2, s, &["env:prod", "tier:web"])
                 }),
         ],
-        check_destroy: Some(Box::new(move |_| {
-            let left = gone.tags_on(None);
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("tags outlived the instance: {left:?}"))
-            }
-        })),
+        check_destroy: Some(Box::new(move |_| no_tags_left(&gone))),
     }
     .run();
 }
@@ -195,13 +188,7 @@ fn test_acc_instance_tags_with_capitals_settle_after_a_lag() {
 fn fleet_config(cloud: &Cloud, n: usize) -> String {
     let (vpc, subnet) = cloud.network("us-south-2");
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    hyperprotect = {{ source = "hyperprotect/hyperprotect" }}
-  }}
-}}
-
+        r#"{REQUIRED_PROVIDERS}
 resource "hyperprotect_instance" "fleet" {{
   count   = {n}
   name    = "fleet-${{count.index}}"

@@ -231,16 +231,19 @@ struct Spec<'a> {
     extra: &'a str,
 }
 
+/// The `terraform` block every configuration here starts with.
+const REQUIRED_PROVIDERS: &str = r#"
+terraform {
+  required_providers {
+    hyperprotect = { source = "hyperprotect/hyperprotect" }
+  }
+}
+"#;
+
 fn config(cloud: &Cloud, s: &Spec<'_>) -> String {
     let (vpc, subnet) = cloud.network("us-south-2");
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    hyperprotect = {{ source = "hyperprotect/hyperprotect" }}
-  }}
-}}
-
+        r#"{REQUIRED_PROVIDERS}
 resource "hyperprotect_instance" "hp" {{
   name      = "{name}"
   profile   = "{profile}"
@@ -285,6 +288,16 @@ fn instance_id(dir: &Path) -> String {
         .as_str()
         .expect("an instance id in the state")
         .to_string()
+}
+
+/// A `check_destroy`: no user tag outlived its instance.
+fn no_tags_left(cloud: &Cloud) -> Result<(), String> {
+    let left = cloud.tags_on(None);
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("tags outlived the instance: {left:?}"))
+    }
 }
 
 /// A `check_destroy`: mock-cloud lists no instance any more.

@@ -156,11 +156,14 @@ pub struct TagReads {
     open: Mutex<Option<Arc<Batch>>>,
 }
 
+/// User tags by resource CRN.
+type TagsByCrn = HashMap<String, BTreeSet<String>>;
+
 /// One batch: the CRNs asked for, and its answer once the search ran (`None` inside when the
 /// search failed: each reader then asks Global Tagging on its own).
 struct Batch {
     crns: Mutex<Vec<String>>,
-    answer: tokio::sync::watch::Sender<Option<Option<Arc<HashMap<String, BTreeSet<String>>>>>>,
+    answer: tokio::sync::watch::Sender<Option<Option<Arc<TagsByCrn>>>>,
 }
 
 #[derive(Serialize)]
@@ -302,6 +305,8 @@ impl Client {
             let mut rx = batch.answer.subscribe();
             // Bounded: a leader whose call was cancelled never answers.
             let waited = tokio::time::timeout(FOLLOWER_WAIT, rx.wait_for(Option::is_some)).await;
+            // Bound to a name so the borrow of `rx` ends before `rx` does.
+            #[allow(clippy::let_and_return)]
             let answer = match waited {
                 Ok(Ok(v)) => v.clone().flatten(),
                 _ => None,
@@ -332,22 +337,17 @@ impl Client {
         let mut found = HashMap::new();
         let mut cursor: Option<String> = None;
         loop {
-            let body = serde_json::to_vec(&SearchRequest {
+            let request = SearchRequest {
                 query: &query,
                 fields: ["tags"],
                 search_cursor: cursor.as_deref(),
-            })
-            .map_err(|e| Error::Decode {
-                request: label.into(),
-                message: format!("encoding the request: {e}"),
-            })?;
+            };
             let resp = self
-                .call_service(
+                .post_to(
                     Service::Search,
-                    reqwest::Method::POST,
                     "/v3/resources/search",
                     &[("limit", limit.as_str())],
-                    Body::Json(body),
+                    &request,
                 )
                 .await?;
             let page: SearchPage = decode(label, &resp.body)?;
@@ -364,27 +364,39 @@ impl Client {
         }
     }
 
+    /// `POST path` with the JSON `body` to the Global Tagging or Search service.
+    async fn post_to<T: Serialize>(
+        &self,
+        service: Service,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &T,
+    ) -> Result<super::retry::RawResponse, Error> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::Decode {
+            request: format!("POST {path}"),
+            message: format!("encoding the request: {e}"),
+        })?;
+        self.call_service(
+            service,
+            reqwest::Method::POST,
+            path,
+            query,
+            Body::Json(body),
+        )
+        .await
+    }
+
     async fn tag_operation(&self, path: &str, crn: &str, tags: &[String]) -> Result<(), Error> {
         if tags.is_empty() {
             return Ok(());
         }
         let label = format!("POST {path}");
-        let body = serde_json::to_vec(&TagRequest {
+        let request = TagRequest {
             resources: [ResourceRef { resource_id: crn }],
             tag_names: tags,
-        })
-        .map_err(|e| Error::Decode {
-            request: label.clone(),
-            message: format!("encoding the request: {e}"),
-        })?;
+        };
         let resp = self
-            .call_service(
-                Service::Tagging,
-                reqwest::Method::POST,
-                path,
-                &[("tag_type", "user")],
-                Body::Json(body),
-            )
+            .post_to(Service::Tagging, path, &[("tag_type", "user")], &request)
             .await?;
         let results: TagResults = decode(&label, &resp.body)?;
         check_results(label, &results)
