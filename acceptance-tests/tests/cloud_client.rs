@@ -163,7 +163,12 @@ async fn instance_lifecycle_through_the_typed_client() {
 
 #[tokio::test]
 async fn conflicts_wait_for_a_legal_state() {
-    let m = Mock::start().await;
+    // `pending` long enough that the calls right after a create still find it there on a
+    // busy machine (at the 30 ms of the fast delays they did not).
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = fast_config(dir.path());
+    cfg.delays.pending = Duration::from_millis(1500);
+    let m = Mock::start_with(dir, cfg).await;
     let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(30));
     let proto = prototype(&m, &c, "conflict-1", "bx2-2x8", UBUNTU_AMD64).await;
     let id = c.create_instance(&proto).await.unwrap().id;
@@ -501,8 +506,9 @@ async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
     let first = c.create_instance(&p).await.expect("first create");
     let e = c.create_instance(&p).await.expect_err("same name again");
     assert!(e.is_name_taken(), "{e:?}");
-    assert_eq!(e.status(), Some(409));
-    assert_eq!(e.code(), Some("instance_name_exists"));
+    // IBM answers a taken name with 400 `validation_unique_failed` (target `name`).
+    assert_eq!(e.status(), Some(400));
+    assert_eq!(e.code(), Some("validation_unique_failed"));
     match &e {
         Error::NameTaken { name, holder, .. } => {
             assert_eq!(name, "twice");
@@ -512,7 +518,7 @@ async fn a_taken_name_is_refused_with_the_instance_that_holds_it() {
         other => panic!("expected NameTaken, got {other:?}"),
     }
     let text = e.to_string();
-    assert!(text.contains("instance_name_exists"), "{text}");
+    assert!(text.contains("validation_unique_failed"), "{text}");
     assert!(
         text.contains(&format!("held by instance {}", first.id)),
         "{text}"
@@ -555,5 +561,88 @@ async fn a_create_whose_answer_is_lost_finds_the_instance_it_made() {
         requests.body["requests"]["POST /v1/instances"], 1,
         "{}",
         requests.text
+    );
+}
+
+/// IBM's docs: "The console disconnects if the instance is powered off. You can't
+/// reestablish the connection until the instance starts again." The emulator closes an open
+/// console at power-off and refuses a stopped server's console; the live capture keeps what
+/// the guest printed while it ran.
+#[tokio::test]
+async fn the_console_is_live_only_while_the_server_runs() {
+    use tokio_stream::StreamExt;
+    let m = Mock::start().await;
+    let c = client_for(&m, "test-key").with_timeout(Duration::from_secs(60));
+    let proto = prototype(&m, &c, "console-live", "bz2e-1x4", HPCR_IMAGE).await;
+    let id = c.create_instance(&proto).await.unwrap().id;
+    c.wait_for_instance_status(&id, &[InstanceStatus::Running], never())
+        .await
+        .unwrap();
+    let capture = c.capture_serial_console(&id, 64 * 1024);
+
+    // An open console gets the current boot's output, then is closed when the server stops.
+    let token = c
+        .create_console_access_token(&id, hyperprotect::cloud::ConsoleType::Serial, false)
+        .await
+        .unwrap();
+    let url = c.console_socket_url(&id, &token).unwrap();
+    assert_eq!(
+        url.as_str().split('?').next(),
+        token.href.as_deref().and_then(|h| h.split('?').next()),
+        "the socket is the token's href"
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+        .await
+        .expect("a running server's console opens");
+    let first = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("the boot's output so far")
+        .expect("a frame")
+        .expect("no error");
+    assert!(
+        String::from_utf8_lossy(&first.into_data()).contains("not evaluated"),
+        "the emulator without PKI says so on the console"
+    );
+    c.create_instance_action(&id, ActionType::Stop, false)
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) => return,
+                Some(Ok(m)) if m.is_close() => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the console closes when the server powers off"
+    );
+    c.wait_for_instance_status(&id, &[InstanceStatus::Stopped], never())
+        .await
+        .unwrap();
+
+    // A stopped server's console is refused.
+    let refused = c
+        .read_serial_console(&id, &ConsoleLimits::default())
+        .await
+        .expect_err("a stopped server has no console");
+    assert_eq!(refused.status(), Some(409), "{refused}");
+
+    // What the live capture read while the server ran is kept.
+    let captured = capture.finish().await;
+    assert!(
+        captured.text.contains("not evaluated"),
+        "captured: {:?} ({:?})",
+        captured.text,
+        captured.error
+    );
+    assert_eq!(
+        captured.text.matches("not evaluated").count(),
+        1,
+        "a replayed boot is not repeated: {:?}",
+        captured.text
     );
 }

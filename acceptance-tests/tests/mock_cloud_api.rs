@@ -202,6 +202,15 @@ async fn catalog_routes() {
     assert_eq!(bx3dc["vcpu_architecture"]["value"], "amd64");
     let bz = m.get("/instance/profiles/bz2e-1x4").await.body;
     assert_eq!(bz["vcpu_architecture"]["value"], "s390x");
+    // Never absent (not optional in IBM's vpc/v1.ts): a profile without confidential
+    // computing offers `disabled` only.
+    for p in profiles {
+        assert!(p["confidential_compute_modes"]["values"].is_array(), "{p}");
+    }
+    assert_eq!(
+        bz["confidential_compute_modes"],
+        json!({"type": "enum", "default": "disabled", "values": ["disabled"]})
+    );
     assert_eq!(
         m.get("/instance/profiles/nope").await.status,
         StatusCode::NOT_FOUND

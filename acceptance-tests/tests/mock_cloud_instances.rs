@@ -31,7 +31,18 @@ async fn create_walks_to_running_and_hides_secrets() {
     assert_eq!(b["memory"], 8);
     assert_eq!(b["zone"]["name"], "us-south-2");
     assert_eq!(b["confidential_compute_mode"], "disabled");
-    assert_eq!(b["boot_volume_attachment"]["volume"]["name"], "web-1-boot");
+    // Unnamed, the boot volume gets IBM's "hyphenated list of randomly-selected words".
+    let boot_name = b["boot_volume_attachment"]["volume"]["name"]
+        .as_str()
+        .unwrap();
+    assert_ne!(boot_name, "web-1-boot");
+    assert_eq!(boot_name.split('-').count(), 4, "{boot_name}");
+    assert!(
+        boot_name
+            .split('-')
+            .all(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase())),
+        "{boot_name}"
+    );
     assert!(b["primary_network_interface"]["primary_ip"]["address"]
         .as_str()
         .unwrap()
@@ -230,10 +241,17 @@ async fn create_validation_rules() {
     // Exactly at the limit is fine.
     let ok = with(&|p| p["user_data"] = json!("a".repeat(65_536)));
     assert_eq!(m.post("/instances", ok).await.status, StatusCode::CREATED);
-    // Name conflict.
+    // A taken name, as IBM answers it: 400 `validation_unique_failed` about the field `name`.
     let r = m.post("/instances", base.clone()).await;
-    assert_eq!(r.status, StatusCode::CONFLICT);
-    assert_eq!(r.code(), "instance_name_exists");
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.code(), "validation_unique_failed");
+    assert_eq!(r.target(), "name", "{}", r.text);
+    assert_eq!(r.body["errors"][0]["target"]["type"], "field", "{}", r.text);
+    assert_eq!(
+        r.body["errors"][0]["target"]["value"], base["name"],
+        "{}",
+        r.text
+    );
     // Wrong content type / malformed JSON.
     let r = m
         .send(
@@ -521,8 +539,10 @@ async fn patch_rules_and_etags() {
     // Name conflict with the other instance.
     let r = m.patch(&ipath, json!({"name": "pt-2"})).await;
     assert_eq!(
-        (r.status, r.code()),
-        (StatusCode::CONFLICT, "instance_name_exists")
+        (r.status, r.code(), r.target()),
+        (StatusCode::BAD_REQUEST, "validation_unique_failed", "name"),
+        "{}",
+        r.text
     );
     let _ = other;
 

@@ -100,6 +100,17 @@ struct Args {
     /// breaks mid-answer after the instance was created).
     #[arg(long, default_value_t = 0)]
     lose_next_create_answers: u32,
+    /// Fault: answer 403 `forbidden` on this route (an IAM policy without the role), e.g.
+    /// "POST /v1/instances/*/console_access_token" (repeatable).
+    #[arg(long)]
+    forbidden: Vec<RoutePattern>,
+    /// Knob: attached tags show in tag reads only this many ms later (IBM's tags are
+    /// eventually consistent).
+    #[arg(long, default_value_t = 0)]
+    tag_visibility_lag_ms: u64,
+    /// Knob: Global Tagging calls allowed per second (more are answered 429); 0 = no limit.
+    #[arg(long, default_value_t = 0)]
+    tagging_calls_per_second: u32,
 }
 
 fn config(a: Args) -> Config {
@@ -133,6 +144,9 @@ fn config(a: Args) -> Config {
         fail_next_creates: a.fail_next_creates,
         hang_next_creates: a.hang_next_creates,
         lose_next_create_answers: a.lose_next_create_answers,
+        forbidden: a.forbidden,
+        tag_visibility_lag_ms: a.tag_visibility_lag_ms,
+        tagging_calls_per_second: a.tagging_calls_per_second,
     };
     c
 }

@@ -82,13 +82,19 @@ impl Profile {
             "gpu_count": {"type": "fixed", "value": 0},
             "resource_type": "instance_profile",
         });
-        if !self.cc_modes.is_empty() {
-            v["confidential_compute_modes"] = json!({
-                "type": "enum",
-                "default": self.cc_default,
-                "values": self.cc_modes,
-            });
-        }
+        // Always present, as on IBM: `InstanceProfile.confidential_compute_modes` is not
+        // optional in IBM/vpc-node-sdk `vpc/v1.ts`; a profile without confidential computing
+        // offers only `disabled`.
+        let modes: Vec<&str> = if self.cc_modes.is_empty() {
+            vec!["disabled"]
+        } else {
+            self.cc_modes.to_vec()
+        };
+        v["confidential_compute_modes"] = json!({
+            "type": "enum",
+            "default": self.cc_default,
+            "values": modes,
+        });
         v
     }
 }

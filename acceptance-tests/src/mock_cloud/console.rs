@@ -1,9 +1,25 @@
 //! The VPC serial console, as IBM serves it: `POST /v1/instances/{id}/console_access_token`
-//! (bearer-authenticated like every `/v1` route) issues a short-lived, single-use token;
+//! (bearer-authenticated like every `/v1` route) issues a short-lived, single-use token whose
+//! `href` is the WebSocket to open (IBM/vpc-node-sdk `vpc/v1.ts`,
+//! `InstanceConsoleAccessToken.href`: "The URL to access this instance console");
 //! `GET /v1/instances/{id}/console?access_token=…&version=…&generation=2` upgrades to a
-//! WebSocket that streams the console bytes (binary frames): what the guest printed so
-//! far, then new output as later boots print it, until the client leaves or the instance
-//! is deleted. The text is the same one `/_mock/instances/{id}/console` returns.
+//! WebSocket that streams the console bytes (binary frames).
+//!
+//! Only a running server has a console. IBM's docs ("Accessing virtual server instances by
+//! using VNC or serial consoles"): "The console disconnects if the instance is powered off.
+//! You can't reestablish the connection until the instance starts again." So:
+//! - opening the console of a server that is not `starting`, `running` or `restarting` is
+//!   refused (409 `invalid_state`; IBM publishes no code for it);
+//! - an open console streams what the guest writes while it is connected, and the socket is
+//!   closed when the server stops (or is deleted);
+//! - a fresh connection first gets the output of the server's current boot so far, never an
+//!   earlier boot's. IBM does not publish whether a new connection sees earlier output; the
+//!   emulator writes a boot's whole console at the instant the server turns `running`, and a
+//!   client can only connect after it has seen `running`, so without this buffer no client
+//!   could ever read a boot's lines. Earlier boots' output is gone, as it is once IBM's
+//!   console disconnects at power-off.
+//!
+//! `/_mock/instances/{id}/console` (test control) still returns every boot's text.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,7 +79,7 @@ impl ConsoleTokens {
 }
 
 /// The console text of an instance at `now` (every boot that has happened), or `None`
-/// when there is no such instance.
+/// when there is no such instance. Test control only: the WebSocket serves the current boot.
 pub fn console_text(app: &App, id: &str, now: i64) -> Option<String> {
     let st = app.store.read();
     let inst = st.instance(id, now)?;
@@ -75,6 +91,30 @@ pub fn console_text(app: &App, id: &str, now: i64) -> Option<String> {
         }
     }
     Some(text)
+}
+
+/// Whether a server in `status` has a console to connect to.
+fn console_live(status: Status) -> bool {
+    matches!(
+        status,
+        Status::Starting | Status::Running | Status::Restarting
+    )
+}
+
+/// The console of the server's current boot at `now` (what a fresh connection gets) and
+/// whether the console is live; `None` when there is no such instance.
+fn current_console(app: &App, id: &str, now: i64) -> Option<(String, bool)> {
+    let st = app.store.read();
+    let inst = st.instance(id, now)?;
+    let live = console_live(inst.status_at(now));
+    let mut text = String::new();
+    if let Some(boot) = inst.boots.iter().rev().find(|b| b.at <= now) {
+        for line in &boot.console {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    Some((text, live))
 }
 
 #[derive(Deserialize)]
@@ -113,6 +153,7 @@ pub async fn create_token(
         }
     }
     let (token, expires) = app.consoles.issue(&id, now);
+    // The WebSocket to open, as the answer's `href` (scheme `ws`, as IBM's is `wss`).
     let ws_base = app.base.replacen("http://", "ws://", 1);
     Ok(Json(json!({
         "access_token": token,
@@ -153,31 +194,48 @@ pub async fn open(
         )
     })?;
     let now = ids::now_ms();
-    if console_text(&app, &id, now).is_none() {
+    let Some((_, live)) = current_console(&app, &id, now) else {
         return Err(ApiError::not_found("Instance", &id));
-    }
+    };
     if !app.consoles.redeem(token, &id, now) {
         return Err(unauthorized(
             "The console access token is invalid, expired or already used",
         ));
     }
+    if !live {
+        return Err(ApiError::invalid_state(format!(
+            "The console of instance {id} cannot be opened: the instance is not running \
+             (the console disconnects when an instance powers off and can be reached again \
+             once it starts)"
+        )));
+    }
     Ok(upgrade.on_upgrade(move |socket| stream(app, id, socket)))
 }
 
-/// Sends what the console holds, then whatever it prints next.
+/// Sends the current boot's console so far, then whatever the guest prints next; closes
+/// the socket when the server stops or goes away.
 async fn stream(app: Arc<App>, id: String, mut socket: WebSocket) {
     let mut sent = 0usize;
     loop {
-        let Some(text) = console_text(&app, &id, ids::now_ms()) else {
+        let Some((text, live)) = current_console(&app, &id, ids::now_ms()) else {
             let _ = socket.send(Message::Close(None)).await;
             return;
         };
+        if text.len() < sent {
+            // A new boot began (a reboot): its console starts over.
+            sent = 0;
+        }
         if text.len() > sent {
             let chunk = Bytes::copy_from_slice(&text.as_bytes()[sent..]);
             if socket.send(Message::Binary(chunk)).await.is_err() {
                 return;
             }
             sent = text.len();
+        }
+        if !live {
+            // Powered off: IBM's console disconnects.
+            let _ = socket.send(Message::Close(None)).await;
+            return;
         }
         tokio::select! {
             incoming = socket.recv() => match incoming {

@@ -1,4 +1,4 @@
-//! Counts of the IAM and VPC requests mock-cloud served (faulted ones included), by
+//! Counts of the IAM, VPC and Global Tagging/Search requests mock-cloud served (faulted ones included), by
 //! method and route with ids replaced by `{id}`, so a test can state how many calls a
 //! client needed per object (`GET /_mock/requests`). Test-control routes are not counted.
 
@@ -34,10 +34,10 @@ pub fn route_of(method: &str, path: &str) -> String {
     format!("{method} {}", out.join("/"))
 }
 
-/// Whether a request is one of the emulated services' (IAM, VPC), not test control or a
-/// certificate download.
+/// Whether a request is one of the emulated services' (IAM, VPC, Global Tagging and
+/// Search), not test control or a certificate download.
 pub fn counted(path: &str) -> bool {
-    path.starts_with("/v1/") || path == "/identity/token"
+    path.starts_with("/v1/") || path.starts_with("/v3/") || path == "/identity/token"
 }
 
 #[derive(Debug, Default)]

@@ -85,6 +85,24 @@ impl ApiError {
         self
     }
 
+    /// A name another object of the kind already has in the region: IBM's VPC API answers
+    /// HTTP 400 `validation_unique_failed` ("Provided Name (x) is not unique") with
+    /// `target` `{"name": "name", "type": "field", "value": x}`, as in the error bodies IBM's
+    /// docs show (Schematics/VPC troubleshooting, "Provided name is not unique") and IBM's VPC
+    /// error-code reference ("validation_unique_failed: The field supplied must be unique").
+    pub fn name_not_unique(name: &str) -> Self {
+        let mut e = Self::bad_request(
+            "validation_unique_failed",
+            format!("Provided Name ({name}) is not unique"),
+        );
+        e.target = Some(Target {
+            name: "name".into(),
+            kind: TargetKind::Field,
+            value: Some(name.to_string()),
+        });
+        e
+    }
+
     pub fn not_found(what: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -174,6 +174,17 @@ pub struct Faults {
     pub status_5xx: ServerErrorStatus,
     /// Routes answered 501.
     pub not_implemented: Vec<RoutePattern>,
+    /// Routes answered 403 `forbidden`, as IBM answers a caller whose IAM policy lacks the
+    /// role (e.g. `POST /v1/instances/*/console_access_token` without Console Administrator).
+    pub forbidden: Vec<RoutePattern>,
+    /// How long an attached tag takes to show in tag reads (`GET /v3/tags`, Global Search):
+    /// IBM's tags are eventually consistent, which is why IBM's Terraform provider waits up
+    /// to 30 s for them after an attach (`WaitForTagsAvailable`, ibm/flex/structures.go).
+    pub tag_visibility_lag_ms: u64,
+    /// Global Tagging calls (`/v3/tags*`) allowed per second; more are answered 429 with
+    /// `Retry-After: 1`. 0 is no limit. IBM's Terraform provider moved its tag reads to
+    /// Global Search "due to rate limit" (`GetTagsUsingCRN`, ibm/flex/structures.go).
+    pub tagging_calls_per_second: u32,
     /// The next N instance creates are accepted, then go `failed`.
     pub fail_next_creates: u32,
     /// The next N instance creates are accepted, then stay `starting`.
@@ -189,12 +200,15 @@ pub struct FaultState {
     pub faults: Faults,
     count_429: u64,
     count_5xx: u64,
+    /// When the Global Tagging calls of the last second came (Unix ms).
+    tagging_calls: std::collections::VecDeque<i64>,
 }
 
 /// What to do with one request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Injected {
     NotImplemented,
+    Forbidden,
     TooManyRequests { retry_after_secs: u64 },
     ServerError(ServerErrorStatus),
 }
@@ -214,6 +228,7 @@ impl FaultState {
             faults,
             count_429: 0,
             count_5xx: 0,
+            tagging_calls: std::collections::VecDeque::new(),
         }
     }
 
@@ -231,6 +246,14 @@ impl FaultState {
         {
             return Some(Injected::NotImplemented);
         }
+        if self
+            .faults
+            .forbidden
+            .iter()
+            .any(|p| p.matches(method, path))
+        {
+            return Some(Injected::Forbidden);
+        }
         if fire(self.faults.rate_429, &mut self.count_429) {
             return Some(Injected::TooManyRequests {
                 retry_after_secs: self.faults.retry_after_secs,
@@ -240,6 +263,23 @@ impl FaultState {
             return Some(Injected::ServerError(self.faults.status_5xx));
         }
         None
+    }
+
+    /// Counts one Global Tagging call at `now` (Unix ms): false when it is over
+    /// `tagging_calls_per_second` in the last second (the caller answers 429).
+    pub fn admit_tagging_call(&mut self, now: i64) -> bool {
+        let limit = self.faults.tagging_calls_per_second as usize;
+        if limit == 0 {
+            return true;
+        }
+        while self.tagging_calls.front().is_some_and(|t| *t <= now - 1000) {
+            self.tagging_calls.pop_front();
+        }
+        if self.tagging_calls.len() >= limit {
+            return false;
+        }
+        self.tagging_calls.push_back(now);
+        true
     }
 
     /// Consumes one pending lost create answer.

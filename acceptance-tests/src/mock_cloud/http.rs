@@ -129,6 +129,16 @@ pub async fn fault_layer(State(app): State<Arc<App>>, req: Request, next: Next) 
             ),
         )
         .into_response(),
+        Some(Injected::Forbidden) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "You are not authorized to {} {} (injected fault: the IAM policy lacks the role)",
+                req.method(),
+                req.uri().path()
+            ),
+        )
+        .into_response(),
         Some(Injected::TooManyRequests { retry_after_secs }) => {
             let mut e = ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -33,6 +33,31 @@ pub fn uuid() -> String {
     )
 }
 
+/// Words for [`random_name`].
+const WORDS: [&str; 64] = [
+    "amber", "anchor", "antler", "aspen", "autumn", "badge", "banjo", "basalt", "beacon", "birch",
+    "blanket", "bramble", "breeze", "bucket", "cactus", "canyon", "cedar", "cobalt", "comet",
+    "coral", "cosmic", "crater", "daisy", "delta", "drizzle", "ember", "fable", "falcon", "fern",
+    "fjord", "galaxy", "garnet", "glacier", "harbor", "hazel", "island", "jasper", "juniper",
+    "kettle", "lagoon", "lantern", "maple", "meadow", "nectar", "nimbus", "oasis", "orchid",
+    "pebble", "pepper", "prairie", "quartz", "raven", "ripple", "saffron", "sequoia", "sparrow",
+    "spruce", "thicket", "tundra", "velvet", "walnut", "willow", "yonder", "zephyr",
+];
+
+/// A name the way IBM names an object the request left unnamed: "If unspecified, the name
+/// will be a hyphenated list of randomly-selected words" (IBM/vpc-node-sdk `vpc/v1.ts`,
+/// `VolumePrototypeInstanceByImageContext.name` and every other prototype's `name`).
+pub fn random_name() -> String {
+    let mut b = [0u8; 4];
+    if openssl::rand::rand_bytes(&mut b).is_err() {
+        b.copy_from_slice(&now_ms().to_le_bytes()[..4]);
+    }
+    b.iter()
+        .map(|x| WORDS[usize::from(*x) % WORDS.len()])
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 /// A zonal resource id, e.g. `0717_<uuid>` for us-south-2 (prefix per zone as the real API).
 pub fn zonal_id(zone: &str) -> String {
     let prefix = match zone {

@@ -438,7 +438,6 @@ fn metadata_service(m: Option<MetadataServicePrototype>) -> Result<MetadataServi
 fn new_volume(
     zone: &str,
     att: Option<VolumeAttachmentPrototype>,
-    default_name: String,
     min_capacity: u32,
     field: &str,
 ) -> Result<Volume, ApiError> {
@@ -483,9 +482,9 @@ fn new_volume(
     }
     Ok(Volume {
         attachment_id: ids::zonal_id(zone),
-        attachment_name: att.name.unwrap_or_else(|| format!("{default_name}-att")),
+        attachment_name: att.name.unwrap_or_else(ids::random_name),
         id: ids::zonal_id(zone),
-        name: vol.name.unwrap_or(default_name),
+        name: vol.name.unwrap_or_else(ids::random_name),
         capacity_gb: capacity,
         profile,
         delete_on_instance_delete: att.delete_volume_on_instance_delete.unwrap_or(true),
@@ -606,10 +605,11 @@ pub async fn create(
     let secure_boot = p.enable_secure_boot.unwrap_or(profile.secure_boot_default);
     check_secure_boot(profile, secure_boot)?;
     let metadata = metadata_service(p.metadata_service)?;
+    // IBM names an unnamed boot volume with random words, not `<instance>-boot` (see
+    // `ids::random_name`); a client that wants that name sends it.
     let boot_volume = new_volume(
         &zone,
         p.boot_volume_attachment,
-        format!("{name}-boot"),
         image.minimum_provisioned_size,
         "boot_volume_attachment",
     )?;
@@ -623,7 +623,6 @@ pub async fn create(
         data_volumes.push(new_volume(
             &zone,
             Some(v),
-            format!("{name}-data-{i}"),
             10,
             &format!("volume_attachments[{i}]"),
         )?);
@@ -656,12 +655,7 @@ pub async fn create(
                 .values()
                 .any(|i| i.name == name && i.status_at(now) != Status::Gone)
             {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "instance_name_exists",
-                    format!("An instance named `{name}` already exists in this region"),
-                )
-                .field("name"));
+                return Err(ApiError::name_not_unique(&name));
             }
             let subnet = st
                 .subnets
@@ -941,12 +935,7 @@ pub async fn update(
                 )));
             }
             if taken {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    "instance_name_exists",
-                    format!("An instance named `{}` already exists in this region", new_name.as_deref().unwrap_or("")),
-                )
-                .field("name"));
+                return Err(ApiError::name_not_unique(new_name.as_deref().unwrap_or("")));
             }
             let needs_stop = new_profile.is_some() || new_cc.is_some() || new_sb.is_some();
             if needs_stop && status != Status::Stopped {

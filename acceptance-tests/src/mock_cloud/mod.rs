@@ -154,6 +154,7 @@ pub(crate) struct App {
     pub issued_tokens_file: Option<PathBuf>,
     pub consoles: console::ConsoleTokens,
     pub requests: counters::RequestCounters,
+    pub tag_visibility: tagging::TagVisibility,
 }
 
 impl App {
@@ -217,6 +218,7 @@ impl App {
             issued_tokens_file: config.issued_tokens_file,
             consoles: console::ConsoleTokens::default(),
             requests: counters::RequestCounters::default(),
+            tag_visibility: tagging::TagVisibility::default(),
         }))
     }
 
@@ -351,6 +353,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/v3/tags", get(tagging::list))
         .route("/v3/tags/attach", post(tagging::attach))
         .route("/v3/tags/detach", post(tagging::detach))
+        .route("/v3/resources/search", post(tagging::search))
         // Authenticated by its access_token, not a bearer token, so outside the `/v1` guard.
         .route("/v1/instances/{id}/console", get(console::open))
         .layer(from_fn_with_state(app.clone(), http::fault_layer));

@@ -8,6 +8,7 @@
 //!
 //! One test binary; the tests live in modules by concern (this file holds what they share).
 
+mod fidelity;
 mod import;
 mod lifecycle;
 mod resilience;
@@ -42,7 +43,9 @@ fn test_delays() -> Delays {
         stop: ms(300),
         reboot: ms(300),
         delete: ms(300),
-        reject_stop: ms(500),
+        // A rejecting guest runs long enough for the provider's first polls to see it
+        // `running` and open its console (a stopped server's console is refused, as on IBM).
+        reject_stop: ms(1500),
     }
 }
 
@@ -228,16 +231,19 @@ struct Spec<'a> {
     extra: &'a str,
 }
 
+/// The `terraform` block every configuration here starts with.
+const REQUIRED_PROVIDERS: &str = r#"
+terraform {
+  required_providers {
+    hyperprotect = { source = "hyperprotect/hyperprotect" }
+  }
+}
+"#;
+
 fn config(cloud: &Cloud, s: &Spec<'_>) -> String {
     let (vpc, subnet) = cloud.network("us-south-2");
     format!(
-        r#"
-terraform {{
-  required_providers {{
-    hyperprotect = {{ source = "hyperprotect/hyperprotect" }}
-  }}
-}}
-
+        r#"{REQUIRED_PROVIDERS}
 resource "hyperprotect_instance" "hp" {{
   name      = "{name}"
   profile   = "{profile}"
@@ -248,7 +254,7 @@ resource "hyperprotect_instance" "hp" {{
   keys      = ["{key}"]
   user_data = file("{contract}")
 
-  contract_check_seconds = 1
+  contract_check_seconds = 3
 {extra}
 }}
 "#,
@@ -282,6 +288,16 @@ fn instance_id(dir: &Path) -> String {
         .as_str()
         .expect("an instance id in the state")
         .to_string()
+}
+
+/// A `check_destroy`: no user tag outlived its instance.
+fn no_tags_left(cloud: &Cloud) -> Result<(), String> {
+    let left = cloud.tags_on(None);
+    if left.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("tags outlived the instance: {left:?}"))
+    }
 }
 
 /// A `check_destroy`: mock-cloud lists no instance any more.

@@ -126,14 +126,7 @@ fn test_acc_instance_tags() {
                 })
                 .check(move |s| tags_are(&c4, s, &["env:test", "team:b", "tier:web"])),
         ],
-        check_destroy: Some(Box::new(move |_| {
-            let left = gone.tags_on(None);
-            if left.is_empty() {
-                Ok(())
-            } else {
-                Err(format!("tags outlived the instance: {left:?}"))
-            }
-        })),
+        check_destroy: Some(Box::new(move |_| no_tags_left(&gone))),
     }
     .run();
 }

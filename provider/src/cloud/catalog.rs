@@ -1,6 +1,33 @@
 //! Read-only look-ups: regions, zones, instance profiles, images, VPCs and subnets.
 
 use super::client::{take_items, Client};
+
+/// IBM's end of marketing for Hyper Protect Virtual Servers for VPC: no new servers since.
+pub const HPVS_FOR_VPC_END_OF_MARKETING: &str = "2026-02-28";
+/// IBM's end of support: remaining HPVS for VPC servers are deleted on this day.
+pub const HPVS_FOR_VPC_DELETION: &str = "2027-02-20";
+
+/// The notice for a plan that creates a new server from a Hyper Protect (s390x) image on
+/// VPC: IBM closed HPVS for VPC to new servers (IBM's deprecation notice of Hyper Protect
+/// Virtual Servers for VPC: end of marketing 2026-02-28, end of support and deletion of the
+/// remaining servers 2027-02-20). Existing servers are imported and managed as before; the
+/// successors run on premises. `(summary, detail)`.
+pub fn hpvs_for_vpc_closed_notice() -> (String, String) {
+    (
+        "Hyper Protect Virtual Servers for VPC are closed to new servers".into(),
+        format!(
+            "IBM stopped new Hyper Protect Virtual Server for VPC servers on \
+             {HPVS_FOR_VPC_END_OF_MARKETING} and deletes the remaining ones on \
+             {HPVS_FOR_VPC_DELETION}, so creating a server from a Hyper Protect s390x image on \
+             IBM Cloud VPC is expected to be refused. Servers that already exist can still be \
+             imported (`terraform import`) and managed as today until then. The successors run \
+             on premises: CCRT (Confidential Computing on LinuxONE as a KVM guest, contract on \
+             a cloud-init `cidata` disk), CCRV (Red Hat virtualization / IBM Cloud \
+             Infrastructure Center) and CCCO (OpenShift confidential containers, contract in \
+             the initdata); the same contracts are built with `hyperprotect_contract`."
+        ),
+    )
+}
 use super::error::Error;
 use super::models::{Image, InstanceProfile, Region, Subnet, Vpc, Zone};
 

@@ -127,6 +127,8 @@ pub(crate) struct Inner {
     /// Poll timing learned by this client's waits, shared by its clones.
     pub paces: Paces,
     pub tokens: TokenCache,
+    /// Tag reads of concurrent refreshes, batched into Global Search calls.
+    pub tag_reads: super::tagging::TagReads,
 }
 
 /// A VPC API client. Cheap to clone; clones share the HTTP connection pool and the IAM
@@ -152,6 +154,8 @@ pub(crate) enum Service {
     Vpc,
     /// The Global Tagging API (paths start with `/v3`), no extra query.
     Tagging,
+    /// The Global Search API (`/v3/resources/search`), next to Global Tagging.
+    Search,
 }
 
 impl Client {
@@ -195,6 +199,7 @@ impl Client {
                 poll: parts.poll,
                 paces: Paces::default(),
                 tokens: TokenCache::new(fetcher),
+                tag_reads: Default::default(),
             }),
             deadline: None,
         }
@@ -267,6 +272,8 @@ impl Client {
         body: Body,
     ) -> Result<RawResponse, Error> {
         let label = format!("{method} {path}");
+        let search_base = (service == Service::Search)
+            .then(|| super::tagging::global_search_base(&self.inner.tagging));
         let (base, fixed): (&str, &[(&str, &str)]) = match service {
             Service::Vpc => (
                 &self.inner.vpc,
@@ -276,6 +283,7 @@ impl Client {
                 ],
             ),
             Service::Tagging => (&self.inner.tagging, &[]),
+            Service::Search => (search_base.as_deref().unwrap_or_default(), &[]),
         };
         let url = format!("{base}{path}");
         // Safe to repeat after a lost answer: everything but POST (creates and actions).

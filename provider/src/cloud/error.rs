@@ -38,9 +38,21 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A 409 refusing a name another object already has.
+    /// A refusal of a name another object already has. IBM's VPC API answers HTTP 400
+    /// `validation_unique_failed` with `target` `{"name": "name", "type": "field"}` (IBM's
+    /// VPC error-code reference, "validation_unique_failed: The field supplied must be
+    /// unique", and the 400 bodies IBM's docs show for `ibm_is_vpc` with a taken name); a
+    /// 409 `instance_name_exists` is accepted too, as older emulators and proxies answer.
     pub fn refuses_a_taken_name(&self) -> bool {
-        self.status == 409 && self.code().is_some_and(|c| NAME_TAKEN_CODES.contains(&c))
+        let Some(first) = self.errors.first() else {
+            return false;
+        };
+        let about_the_name = first.target.as_ref().is_none_or(|t| t.name == "name");
+        match (self.status, first.code.as_str()) {
+            (400, "validation_unique_failed") => about_the_name,
+            (409, code) => NAME_TAKEN_CODES.contains(&code),
+            _ => false,
+        }
     }
 
     /// The first error's `code` (what the SDKs read), if any.
@@ -209,7 +221,8 @@ impl Error {
         matches!(self, Error::Api(e) if e.status == 409)
     }
 
-    /// A VPC 409 refusing a name that another object already has.
+    /// A VPC refusal (400 `validation_unique_failed`, or a 409) of a name that another
+    /// object already has.
     pub fn is_name_taken(&self) -> bool {
         match self {
             Error::NameTaken { .. } => true,

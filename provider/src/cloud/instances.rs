@@ -21,6 +21,20 @@ use super::wait::poll_until;
 /// matched to the instance it made (by `created_at`).
 const LOST_CREATE_CLOCK_SKEW: time::Duration = time::Duration::seconds(60);
 
+/// The longest name the VPC API accepts (`^-?([a-z]|[a-z][-a-z0-9]*[a-z0-9])$`, 1–63).
+const MAX_NAME: usize = 63;
+
+/// The boot volume name this provider sends when the configuration sets none:
+/// `<instance name>-boot` (the instance name cut so the whole fits in 63 characters). IBM
+/// would otherwise name it with random words ("If unspecified, the name will be a
+/// hyphenated list of randomly-selected words": IBM/vpc-node-sdk `vpc/v1.ts`,
+/// `VolumePrototypeInstanceByImageContext.name`), so the name is sent, not assumed.
+pub fn boot_volume_name(instance: &str) -> String {
+    let keep = MAX_NAME - "-boot".len();
+    let head: String = instance.chars().take(keep).collect();
+    format!("{}-boot", head.trim_end_matches('-'))
+}
+
 /// Statuses from which `action` is accepted (VPC API: anything else is 409 `invalid_state`).
 pub fn action_allowed(action: &ActionType, status: &InstanceStatus) -> bool {
     use InstanceStatus as S;
@@ -204,7 +218,11 @@ impl Client {
     }
 
     /// Polls a new instance until it is `running` (as [`Client::wait_for_instance_status`]),
-    /// on the timing earlier creates of this client saw ([`super::pace`]).
+    /// on the timing earlier creates of this client saw ([`super::pace`]). A new instance
+    /// found `stopping` or `stopped` has run and powered itself off between two polls (a
+    /// Hyper Protect guest refusing its contract does so seconds after boot): it is returned
+    /// as it is, for the caller to look at its status, instead of waiting for a `running`
+    /// that will not come.
     pub async fn wait_for_instance_created(
         &self,
         id: &str,
@@ -212,7 +230,11 @@ impl Client {
     ) -> Result<Instance, Error> {
         self.wait_for_status_of(
             id,
-            &[InstanceStatus::Running],
+            &[
+                InstanceStatus::Running,
+                InstanceStatus::Stopping,
+                InstanceStatus::Stopped,
+            ],
             Some(Transition::Create),
             cancel,
         )
@@ -412,6 +434,17 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_boot_volume_is_named_after_the_instance_within_63_characters() {
+        assert_eq!(boot_volume_name("web-1"), "web-1-boot");
+        let long = format!("a{}", "-b".repeat(40));
+        let name = boot_volume_name(&long);
+        assert!(
+            name.len() <= 63 && name.ends_with("-boot") && !name.contains("--"),
+            "{name}"
+        );
+    }
 
     #[test]
     fn action_rules_follow_the_api() {

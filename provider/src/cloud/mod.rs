@@ -32,10 +32,18 @@
 //!   `get_image(id)`, `list_vpcs()`, `get_vpc(id)`, `list_subnets(Some(vpc_id))`,
 //!   `get_subnet(id)`.
 //! - Serial console ([`console`]): `create_console_access_token(id, ConsoleType::Serial,
-//!   force)`, `read_serial_console(id, ConsoleLimits)` → the text.
-//! - User tags ([`tagging`], Global Tagging API v3, by CRN): `attach_tags(crn, &tags)`,
-//!   `detach_tags(crn, &tags)`, `list_tags(crn) -> BTreeSet<String>`;
-//!   [`tagging::tag_changes`] gives what to attach and detach.
+//!   force)`, `console_socket_url(id, &token)` (the token's `href`),
+//!   `read_serial_console(id, ConsoleLimits)` → the text of a running server,
+//!   `capture_serial_console(id, max_bytes)` → a live capture (start it at `running`; a
+//!   stopped server's console cannot be opened) whose `finish()` gives the text and the last
+//!   error; `describe_console_error` names the IAM roles on a 403.
+//! - User tags ([`tagging`], Global Tagging API v3, by CRN; case-insensitive as in IBM
+//!   Cloud): `attach_tags(crn, &tags)`, `attach_tags_and_wait(crn, &tags)` (bounded wait
+//!   until visible), `detach_tags(crn, &tags)`, `list_tags(crn) -> BTreeSet<String>`,
+//!   `read_tags(crn)` (concurrent reads batched into one Global Search call);
+//!   [`tagging::tag_changes`] gives what to attach and detach, [`tagging::keep_spelling`]
+//!   keeps the configuration's spelling of what the service returns lowercased.
+//! - [`catalog::hpvs_for_vpc_closed_notice`]: the warning for a new HPVS for VPC server.
 //!
 //! # Errors
 //! [`Error`]: `Api(ApiError)` (status, `errors[]` code/message, `trace`), `Iam`,

@@ -373,14 +373,19 @@ impl InstancePatch {
     }
 }
 
-/// The answer of `POST /instances/{id}/actions`.
+/// The answer of `POST /instances/{id}/actions`. IBM/vpc-node-sdk `vpc/v1.ts` marks
+/// `InstanceAction.id`, `href` and `status` (and `started_at`, `completed_at`)
+/// "Deprecated", so none of them is required here: only `type` is read.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct InstanceAction {
+    /// Deprecated by IBM; empty when absent.
     #[serde(default)]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: ActionType,
-    pub status: ActionStatus,
+    /// Deprecated by IBM; `None` when absent.
+    #[serde(default)]
+    pub status: Option<ActionStatus>,
 }
 
 /// `operating_system` of an image.
@@ -601,6 +606,20 @@ impl std::fmt::Debug for ConsoleAccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_action_without_its_deprecated_fields_decodes() {
+        let a: InstanceAction =
+            serde_json::from_str(r#"{"type":"stop","created_at":"2026-01-01T00:00:00Z"}"#).unwrap();
+        assert_eq!(a.kind, ActionType::Stop);
+        assert_eq!(a.status, None);
+        assert!(a.id.is_empty());
+        let full: InstanceAction = serde_json::from_str(
+            r#"{"id":"x","href":"h","type":"start","status":"pending","created_at":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(full.status, Some(ActionStatus::Pending));
+    }
 
     #[test]
     fn unknown_enum_values_and_fields_decode() {

@@ -7,9 +7,22 @@
 //! the list's `items[].name` / `total_count`, the public endpoint and its override
 //! `IBMCLOUD_GT_API_ENDPOINT` are as in IBM's own clients: the platform-services SDKs'
 //! `GlobalTaggingV1` and the config of IBM's Terraform provider.
+//!
+//! As IBM Cloud does, with IBM's Terraform provider (ibm/flex/structures.go) as the model:
+//! - tags are case-insensitive: the service stores them lowercased and IBM's provider
+//!   compares them lowercased (`ResourceIBMVPCHash`), so changes are computed on
+//!   [`normalize_tag`] and a refresh keeps the configuration's spelling of a tag the
+//!   service returns in lower case ([`keep_spelling`]);
+//! - attached tags show in reads after a delay: after an attach the client waits, bounded
+//!   by 30 s as IBM's `WaitForTagsAvailable`, until they are visible ([`Client::attach_tags_and_wait`]);
+//! - tag reads go to Global Search "due to rate limit" (`GetTagsUsingCRN`), and here one
+//!   search call serves every refresh running at the same time ([`Client::read_tags`]),
+//!   so a fleet's refresh costs a handful of calls, not one Global Tagging call per server.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -58,14 +71,121 @@ struct TagItem {
     name: String,
 }
 
-/// What must be attached and detached to go from `current` to `wanted`.
+/// A tag as IBM Cloud compares it: trimmed, lower case.
+pub fn normalize_tag(tag: &str) -> String {
+    tag.trim().to_lowercase()
+}
+
+fn normalized(tags: &BTreeSet<String>) -> BTreeSet<String> {
+    tags.iter().map(|t| normalize_tag(t)).collect()
+}
+
+/// Whether two tag sets are the same to IBM Cloud (case-insensitively).
+pub fn same_tags(a: &BTreeSet<String>, b: &BTreeSet<String>) -> bool {
+    normalized(a) == normalized(b)
+}
+
+/// What must be attached and detached to go from `current` to `wanted`, compared
+/// case-insensitively (`Env:Prod` is `env:prod`: nothing to do).
 pub fn tag_changes(
     current: &BTreeSet<String>,
     wanted: &BTreeSet<String>,
 ) -> (Vec<String>, Vec<String>) {
-    let attach = wanted.difference(current).cloned().collect();
-    let detach = current.difference(wanted).cloned().collect();
+    let (have, want) = (normalized(current), normalized(wanted));
+    let attach = wanted
+        .iter()
+        .filter(|t| !have.contains(&normalize_tag(t)))
+        .cloned()
+        .collect();
+    let detach = current
+        .iter()
+        .filter(|t| !want.contains(&normalize_tag(t)))
+        .cloned()
+        .collect();
     (attach, detach)
+}
+
+/// The tags read from the service (`remote`, lower case) written as `known` spells them
+/// where they match case-insensitively, so `Env:Prod` in the configuration stays
+/// `Env:Prod` in the state while the service holds `env:prod`.
+pub fn keep_spelling(
+    known: Option<&BTreeSet<String>>,
+    remote: &BTreeSet<String>,
+) -> BTreeSet<String> {
+    let by_norm: HashMap<String, &String> = known
+        .into_iter()
+        .flatten()
+        .map(|t| (normalize_tag(t), t))
+        .collect();
+    remote
+        .iter()
+        .map(|t| {
+            by_norm
+                .get(&normalize_tag(t))
+                .map_or_else(|| t.clone(), |k| (*k).clone())
+        })
+        .collect()
+}
+
+/// How long an attach waits for its tags to show in reads (IBM's `WaitForTagsAvailable`).
+const TAG_VISIBILITY_WAIT: Duration = Duration::from_secs(30);
+/// How often that wait looks.
+const TAG_VISIBILITY_POLL: Duration = Duration::from_secs(1);
+/// How long the first tag read of a batch waits for others to join it.
+const BATCH_WINDOW: Duration = Duration::from_millis(150);
+/// How long a read waits for its batch's search before reading on its own.
+const FOLLOWER_WAIT: Duration = Duration::from_secs(60);
+/// CRNs per Global Search query (keeps the Lucene query well under any size limit).
+const BATCH_MAX: usize = 50;
+
+/// The Global Search base next to a Global Tagging base: IBM serves them on sibling hosts
+/// (`tags.global-search-tagging.cloud.ibm.com` and `api.global-search-tagging.cloud.ibm.com`,
+/// `.private.` ones alike: platform-services SDKs' `GlobalTaggingV1` and `GlobalSearchV2`
+/// default URLs); any other base (a proxy, an emulator) serves both.
+pub fn global_search_base(tagging: &str) -> String {
+    let (scheme, rest) = tagging.split_once("://").unwrap_or(("https", tagging));
+    match rest.strip_prefix("tags.") {
+        Some(host) if host.contains("global-search-tagging.") => format!("{scheme}://api.{host}"),
+        _ => tagging.to_string(),
+    }
+}
+
+/// Tag reads waiting to be served together (shared by a client's clones).
+#[derive(Default)]
+pub struct TagReads {
+    open: Mutex<Option<Arc<Batch>>>,
+}
+
+/// User tags by resource CRN.
+type TagsByCrn = HashMap<String, BTreeSet<String>>;
+
+/// One batch: the CRNs asked for, and its answer once the search ran (`None` inside when the
+/// search failed: each reader then asks Global Tagging on its own).
+struct Batch {
+    crns: Mutex<Vec<String>>,
+    answer: tokio::sync::watch::Sender<Option<Option<Arc<TagsByCrn>>>>,
+}
+
+#[derive(Serialize)]
+struct SearchRequest<'a> {
+    query: &'a str,
+    fields: [&'a str; 1],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search_cursor: Option<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SearchPage {
+    search_cursor: Option<String>,
+    items: Vec<SearchItem>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct SearchItem {
+    crn: String,
+    tags: Vec<String>,
 }
 
 impl Client {
@@ -105,27 +225,178 @@ impl Client {
         .await
     }
 
+    /// Attaches `tags` and waits (at most 30 s, as IBM's provider) until reads show them:
+    /// IBM's tags are eventually consistent, and a refresh right after the apply must not
+    /// see them missing. A wait that runs out is logged, not an error (the tags are attached).
+    pub async fn attach_tags_and_wait(&self, crn: &str, tags: &[String]) -> Result<(), Error> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        self.attach_tags(crn, tags).await?;
+        let wanted: BTreeSet<String> = tags.iter().map(|t| normalize_tag(t)).collect();
+        let end = tokio::time::Instant::now() + TAG_VISIBILITY_WAIT;
+        let end = self.deadline.map_or(end, |d| d.min(end));
+        loop {
+            let seen = normalized(&self.list_tags(crn).await?);
+            if wanted.is_subset(&seen) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + TAG_VISIBILITY_POLL > end {
+                tracing::warn!(%crn, "attached tags are not visible yet; going on");
+                return Ok(());
+            }
+            tokio::time::sleep(TAG_VISIBILITY_POLL).await;
+        }
+    }
+
+    /// The user tags of `crn` for a refresh: concurrent calls (a fleet's refresh) are
+    /// served by one Global Search call per 50 resources; a resource the search does not
+    /// return (not indexed yet) or a failed search falls back to Global Tagging's list.
+    pub async fn read_tags(&self, crn: &str) -> Result<BTreeSet<String>, Error> {
+        let (batch, leader) = {
+            let mut open = self
+                .inner
+                .tag_reads
+                .open
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let batch = open
+                .get_or_insert_with(|| {
+                    Arc::new(Batch {
+                        crns: Mutex::new(Vec::new()),
+                        answer: tokio::sync::watch::channel(None).0,
+                    })
+                })
+                .clone();
+            let (leader, full) = {
+                let mut crns = batch.crns.lock().unwrap_or_else(|e| e.into_inner());
+                crns.push(crn.to_string());
+                (crns.len() == 1, crns.len() >= BATCH_MAX)
+            };
+            if full {
+                *open = None;
+            }
+            (batch, leader)
+        };
+        let answer = if leader {
+            tokio::time::sleep(BATCH_WINDOW).await;
+            {
+                let mut open = self
+                    .inner
+                    .tag_reads
+                    .open
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                if open.as_ref().is_some_and(|b| Arc::ptr_eq(b, &batch)) {
+                    *open = None;
+                }
+            }
+            let crns = batch.crns.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let found = match self.search_tags(&crns).await {
+                Ok(found) => Some(Arc::new(found)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Global Search tag read failed; reading each resource's tags");
+                    None
+                }
+            };
+            batch.answer.send_replace(Some(found.clone()));
+            found
+        } else {
+            let mut rx = batch.answer.subscribe();
+            // Bounded: a leader whose call was cancelled never answers.
+            let waited = tokio::time::timeout(FOLLOWER_WAIT, rx.wait_for(Option::is_some)).await;
+            // Bound to a name so the borrow of `rx` ends before `rx` does.
+            #[allow(clippy::let_and_return)]
+            let answer = match waited {
+                Ok(Ok(v)) => v.clone().flatten(),
+                _ => None,
+            };
+            answer
+        };
+        match answer.as_ref().and_then(|m| m.get(crn)) {
+            Some(tags) => Ok(tags.clone()),
+            None => self.list_tags(crn).await,
+        }
+    }
+
+    /// One Global Search scan (`POST /v3/resources/search`, IBM/platform-services-go-sdk
+    /// `globalsearchv2.Search`) for the user tags of `crns`, as IBM's provider queries it
+    /// (`crn:"<CRN>"`, here joined with `OR`; `fields: ["tags"]`), following
+    /// `search_cursor` until every CRN was seen or a page comes back empty.
+    async fn search_tags(
+        &self,
+        crns: &[String],
+    ) -> Result<HashMap<String, BTreeSet<String>>, Error> {
+        let label = "POST /v3/resources/search";
+        let query = crns
+            .iter()
+            .map(|c| format!("crn:\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(" OR ");
+        let limit = crns.len().clamp(1, 1000).to_string();
+        let mut found = HashMap::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let request = SearchRequest {
+                query: &query,
+                fields: ["tags"],
+                search_cursor: cursor.as_deref(),
+            };
+            let resp = self
+                .post_to(
+                    Service::Search,
+                    "/v3/resources/search",
+                    &[("limit", limit.as_str())],
+                    &request,
+                )
+                .await?;
+            let page: SearchPage = decode(label, &resp.body)?;
+            if page.items.is_empty() {
+                return Ok(found);
+            }
+            for item in page.items {
+                found.insert(item.crn, item.tags.into_iter().collect());
+            }
+            if crns.iter().all(|c| found.contains_key(c)) || page.search_cursor.is_none() {
+                return Ok(found);
+            }
+            cursor = page.search_cursor;
+        }
+    }
+
+    /// `POST path` with the JSON `body` to the Global Tagging or Search service.
+    async fn post_to<T: Serialize>(
+        &self,
+        service: Service,
+        path: &str,
+        query: &[(&str, &str)],
+        body: &T,
+    ) -> Result<super::retry::RawResponse, Error> {
+        let body = serde_json::to_vec(body).map_err(|e| Error::Decode {
+            request: format!("POST {path}"),
+            message: format!("encoding the request: {e}"),
+        })?;
+        self.call_service(
+            service,
+            reqwest::Method::POST,
+            path,
+            query,
+            Body::Json(body),
+        )
+        .await
+    }
+
     async fn tag_operation(&self, path: &str, crn: &str, tags: &[String]) -> Result<(), Error> {
         if tags.is_empty() {
             return Ok(());
         }
         let label = format!("POST {path}");
-        let body = serde_json::to_vec(&TagRequest {
+        let request = TagRequest {
             resources: [ResourceRef { resource_id: crn }],
             tag_names: tags,
-        })
-        .map_err(|e| Error::Decode {
-            request: label.clone(),
-            message: format!("encoding the request: {e}"),
-        })?;
+        };
         let resp = self
-            .call_service(
-                Service::Tagging,
-                reqwest::Method::POST,
-                path,
-                &[("tag_type", "user")],
-                Body::Json(body),
-            )
+            .post_to(Service::Tagging, path, &[("tag_type", "user")], &request)
             .await?;
         let results: TagResults = decode(&label, &resp.body)?;
         check_results(label, &results)
@@ -194,6 +465,34 @@ mod tests {
 
     fn set(items: &[&str]) -> BTreeSet<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tags_compare_case_insensitively_and_keep_the_configured_spelling() {
+        let (attach, detach) = tag_changes(&set(&["env:prod"]), &set(&["Env:Prod"]));
+        assert!(attach.is_empty() && detach.is_empty());
+        let (attach, detach) = tag_changes(&set(&["env:prod", "old"]), &set(&["Env:Prod", "New"]));
+        assert_eq!(attach, ["New"]);
+        assert_eq!(detach, ["old"]);
+        let kept = keep_spelling(Some(&set(&["Env:Prod"])), &set(&["env:prod", "extra"]));
+        assert_eq!(kept, set(&["Env:Prod", "extra"]));
+        assert!(same_tags(&set(&["A"]), &set(&["a"])));
+    }
+
+    #[test]
+    fn global_search_is_next_to_global_tagging() {
+        assert_eq!(
+            global_search_base("https://tags.global-search-tagging.cloud.ibm.com"),
+            "https://api.global-search-tagging.cloud.ibm.com"
+        );
+        assert_eq!(
+            global_search_base("https://tags.private.global-search-tagging.cloud.ibm.com"),
+            "https://api.private.global-search-tagging.cloud.ibm.com"
+        );
+        assert_eq!(
+            global_search_base("http://127.0.0.1:9"),
+            "http://127.0.0.1:9"
+        );
     }
 
     #[test]

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use crate::cloud::console::{describe_console_error, CapturedConsole};
 use crate::cloud::models::{ActionType, Instance, InstanceStatus};
-use crate::cloud::{Client, ConsoleLimits, Error};
+use crate::cloud::{Client, Error};
 use crate::runtime::diag::Diagnostic;
 use crate::runtime::framework::Ctx;
 
@@ -76,39 +77,44 @@ pub async fn watch_contract(
     }
 }
 
-/// The error for a guest that stopped right after boot, with the reason from its serial
-/// console (its `HPL…E` lines), or how to read the console when it cannot be read.
-pub async fn rejection(client: &Client, stopped: &Instance) -> Diagnostic {
+/// The error for a guest that stopped right after boot, with the reason its serial console
+/// printed while it ran (its `HPL…E` lines, captured live: a stopped server's console
+/// cannot be opened), or why the console could not be read and how to see the reason.
+pub fn rejection(stopped: &Instance, console: CapturedConsole) -> Diagnostic {
     let id = &stopped.id;
     let summary = "The Hyper Protect guest rejected its contract";
-    match client
-        .read_serial_console(id, &ConsoleLimits::default())
-        .await
-    {
-        Ok(text) => Diagnostic::error(
+    if !console.text.trim().is_empty() {
+        return Diagnostic::error(
             summary,
             format!(
                 "Instance {id} reached `running` and then stopped by itself (status `{}`), \
                  which is how a Hyper Protect guest refuses its contract. Its serial console \
-                 says:\n\n{}\n\nThe instance is kept in the state as tainted; fix the contract \
-                 and apply again to replace it.",
+                 (read while it ran) says:\n\n{}\n\nThe instance is kept in the state as \
+                 tainted; fix the contract and apply again to replace it.",
                 stopped.status,
-                console_reason(&text)
+                console_reason(&console.text)
             ),
-        ),
-        Err(e) => Diagnostic::error(
-            summary,
-            format!(
-                "Instance {id} reached `running` and then stopped right after boot (status \
-                 `{}`), which is how a Hyper Protect guest refuses its contract. The reason is \
-                 on its serial console, which could not be read now ({e}): read it with \
-                 `ibmcloud is instance-console {id}` or in the IBM Cloud console (Virtual \
-                 server instances → the instance → Serial console). The instance is kept in \
-                 the state as tainted; the next apply replaces it.",
-                stopped.status
-            ),
-        ),
+        );
     }
+    let why = console.error.as_ref().map_or_else(
+        || "it printed nothing while it was watched".to_string(),
+        describe_console_error,
+    );
+    Diagnostic::error(
+        summary,
+        format!(
+            "Instance {id} reached `running` and then stopped right after boot (status \
+             `{}`), which is how a Hyper Protect guest refuses its contract. The reason is on \
+             its serial console, which could not be read while it ran ({why}). A stopped \
+             server's console cannot be opened: to see the reason, start it again \
+             (`ibmcloud is instance-start {id}`) and open its serial console while it boots \
+             (`ibmcloud is instance-console {id}`, or in the IBM Cloud console: Virtual \
+             server instances → the instance → Open serial console), or send the guest's \
+             boot log to your log service with the contract's `env.logging`. The instance is \
+             kept in the state as tainted; the next apply replaces it.",
+            stopped.status
+        ),
+    )
 }
 
 /// The console lines that carry an `HPL…E` error code, or its last 10 lines if none do.
@@ -120,6 +126,8 @@ fn console_reason(text: &str) -> String {
                 .any(is_hpl_error)
         })
         .collect();
+    let mut seen = std::collections::HashSet::new();
+    let errors: Vec<&str> = errors.into_iter().filter(|l| seen.insert(*l)).collect();
     if errors.is_empty() {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(10)..].join("\n")

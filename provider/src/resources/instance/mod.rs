@@ -22,7 +22,7 @@
 //! file is the CRUD.
 
 use crate::cloud::models::{ActionType, Instance as CloudInstance, InstancePatch};
-use crate::cloud::Client;
+use crate::cloud::{Client, ConsoleLimits};
 use crate::provider_data::{
     client, cloud_diagnostic, ProviderState, PLAN_CHECK_TIMEOUT, READ_TIMEOUT,
 };
@@ -88,6 +88,20 @@ impl Resource for InstanceResource {
         };
         let found = checks::check_plan(state.catalog(), &client, &config).await;
         plan.diagnostics.extend(found.diagnostics);
+        if plan.is_create() {
+            if let Known::Value(image) = &config.image {
+                if state
+                    .catalog()
+                    .image(&client, image)
+                    .await
+                    .is_some_and(|i| crate::provider_data::catalog::is_hyper_protect(&i))
+                {
+                    let (summary, detail) = crate::cloud::catalog::hpvs_for_vpc_closed_notice();
+                    plan.diagnostics
+                        .push(Diagnostic::warning(summary, detail).at(AttrPath::attr("image")));
+                }
+            }
+        }
         if let (Some(se), Known::Unknown) = (found.secure_execution, &planned.secure_execution) {
             let planned = InstanceModel {
                 secure_execution: Known::Value(se),
@@ -136,7 +150,7 @@ impl Resource for InstanceResource {
                 let mut state = InstanceModel::from_api(&api, &config, se);
                 let wanted: Vec<String> =
                     config.tags.clone().value().into_iter().flatten().collect();
-                if let Err(e) = client.attach_tags(&api.crn, &wanted).await {
+                if let Err(e) = client.attach_tags_and_wait(&api.crn, &wanted).await {
                     // Null tags: the next plan attaches them again.
                     state.tags = Known::Null;
                     return failed(&state, tags::error(&api.id, "attach", &e));
@@ -176,7 +190,7 @@ impl Resource for InstanceResource {
         let mut new = InstanceModel::from_api(&api, &prior, se);
         // Managed tags are read back, so a tag changed out of band shows in the plan.
         if prior.tags.is_set() {
-            match client.list_tags(&api.crn).await {
+            match tags::read(&client, &api.crn, prior.tags.as_ref().value()).await {
                 Ok(current) => new.tags = Known::Value(current.into_iter().collect()),
                 Err(e) => return Outcome::failed(state, tags::error(id, "read", &e)),
             }
@@ -363,11 +377,12 @@ fn create_refused(e: &crate::cloud::Error) -> Diagnostic {
         return cloud_diagnostic("Cannot create the instance", e);
     };
     let code = refusal.code().unwrap_or("conflict");
+    let http = refusal.status;
     let detail = match holder {
         Some(h) => format!(
             "Instance {id} (status `{status}`, created {created}) already has the name \
-             `{name}`, and the VPC API refuses a second instance with the same name (HTTP 409 \
-             `{code}`), so nothing was created. It is most likely a server that an earlier \
+             `{name}`, and the VPC API refuses a second instance with the same name (HTTP \
+             {http} `{code}`), so nothing was created. It is most likely a server that an earlier \
              apply created but could not record, because Terraform or the provider was killed \
              or lost its connection.\n\nTo manage that server with this resource, import it \
              (the address is this resource's, shown with this message) and apply again:\n\n   \
@@ -379,7 +394,7 @@ fn create_refused(e: &crate::cloud::Error) -> Diagnostic {
         ),
         None => format!(
             "Another instance already has the name `{name}` and the VPC API refuses a second \
-             one (HTTP 409 `{code}`), so nothing was created; looking it up by name failed. \
+             one (HTTP {http} `{code}`), so nothing was created; looking it up by name failed. \
              Find it with `ibmcloud is instances`, then import it into this resource with \
              `terraform import '<address>' <its id>` (the address is this resource's, shown \
              with this message), delete it, or give this resource another name."
@@ -445,9 +460,11 @@ async fn check_contract(
     if !hyper_protect || window.is_zero() {
         return Ok(running);
     }
+    // The console is open from `running` on: the reason is gone once the guest stops.
+    let console = client.capture_serial_console(&running.id, ConsoleLimits::default().max_bytes);
     match lifecycle::watch_contract(ctx, client, &running.id, window).await? {
         None => Ok(running),
-        Some(stopped) => Err(lifecycle::rejection(client, &stopped).await),
+        Some(stopped) => Err(lifecycle::rejection(&stopped, console.finish().await)),
     }
 }
 

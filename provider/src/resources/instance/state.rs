@@ -94,7 +94,10 @@ impl InstanceModel {
             boot_volume_attachment: Some(BootVolumeAttachmentPrototype {
                 delete_volume_on_instance_delete: true,
                 volume: VolumePrototype {
-                    name: text(&bv.name),
+                    // IBM names an unnamed volume with random words: send the documented name.
+                    name: text(&bv.name).or_else(|| {
+                        text(&self.name).map(|n| crate::cloud::instances::boot_volume_name(&n))
+                    }),
                     capacity: bv
                         .size
                         .value()
