@@ -146,7 +146,7 @@ fn public_from_pem(pem: &str) -> Result<PKey<Public>, KeyError> {
         Some("RSA PUBLIC KEY") => Rsa::public_key_from_pem_pkcs1(pem.as_bytes())
             .and_then(PKey::from_rsa)
             .map_err(malformed("RSA public key")),
-        Some("CERTIFICATE") | Some("X509 CERTIFICATE") | Some("TRUSTED CERTIFICATE") => {
+        Some("CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE") => {
             X509::from_pem(pem.as_bytes())
                 .and_then(|c| c.public_key())
                 .map_err(malformed("certificate"))
@@ -202,7 +202,7 @@ pub fn load_certificate(text: &str) -> Result<X509, KeyError> {
         std::borrow::Cow::Owned(unescape_pem(decoded.trim()).into_owned())
     };
     match pem_label(&pem) {
-        Some("CERTIFICATE") | Some("X509 CERTIFICATE") | Some("TRUSTED CERTIFICATE") => {
+        Some("CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE") => {
             X509::from_pem(pem.as_bytes()).map_err(|source| KeyError::Malformed {
                 what: "certificate",
                 source,

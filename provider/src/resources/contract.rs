@@ -36,6 +36,7 @@ pub struct ContractResource;
 
 model! {
     /// The configuration, plan and state of `hyperprotect_contract`.
+    #[derive(Default)]
     pub struct ContractModel {
         pub workload: Known<String> [sensitive],
         pub env: Known<String> [sensitive],
@@ -629,7 +630,7 @@ impl Resource for ContractResource {
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan<'_>) {
         let (config, mut prior, mut planned) = match (
             ContractModel::build(plan.config),
-            ContractModel::build(plan.prior),
+            ContractModel::build_or_default(plan.prior),
             ContractModel::build(&plan.planned),
         ) {
             (Ok(c), Ok(p), Ok(n)) => (c, p, n),
@@ -697,7 +698,7 @@ impl Resource for ContractResource {
 fn apply(change: Change<'_>, update: bool) -> Outcome {
     let (config, prior, mut state) = match (
         ContractModel::build(change.config),
-        ContractModel::build(change.prior),
+        ContractModel::build_or_default(change.prior),
         ContractModel::build(change.planned),
     ) {
         (Ok(c), Ok(p), Ok(n)) => (c, p, n),

@@ -14,6 +14,7 @@ use super::sealed_text::{Sealed, SealedModel, SealedTextResource};
 pub type EncryptedTextResource = SealedTextResource<EncryptedTextModel>;
 
 model! {
+    #[derive(Default)]
     /// The configuration, plan and state of `hyperprotect_encrypted_text`.
     pub struct EncryptedTextModel {
         pub text: Known<String> [sensitive],

@@ -29,7 +29,7 @@ pub struct Sealed<'a> {
 }
 
 /// The model of a sealed-text resource.
-pub trait SealedModel: Model + Send + Sync + 'static {
+pub trait SealedModel: Model + Default + Send + Sync + 'static {
     /// The resource's type name.
     const TYPE_NAME: &'static str;
     /// The stored plaintext attribute (the write-only one is `<STORED>_wo`).
@@ -157,7 +157,7 @@ impl<M: SealedModel> Resource for SealedTextResource<M> {
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan<'_>) {
         let (config, mut prior, mut planned) = match (
             M::build(plan.config),
-            M::build(plan.prior),
+            M::build_or_default(plan.prior),
             M::build(&plan.planned),
         ) {
             (Ok(c), Ok(p), Ok(n)) => (c, p, n),

@@ -14,6 +14,7 @@ use super::sealed_text::{Sealed, SealedModel, SealedTextResource};
 pub type WorkloadResource = SealedTextResource<WorkloadModel>;
 
 model! {
+    #[derive(Default)]
     /// The configuration, plan and state of `hyperprotect_workload`.
     pub struct WorkloadModel {
         pub content: Known<String> [sensitive],

@@ -14,7 +14,7 @@ use crate::runtime::framework::Ctx;
 use super::state::describe_reasons;
 
 /// A wait's error as a diagnostic about instance `id` (which is kept in the state).
-pub fn wait_error(id: &str, doing: &str, e: Error) -> Diagnostic {
+pub(super) fn wait_error(id: &str, doing: &str, e: Error) -> Diagnostic {
     match e {
         Error::Cancelled { .. } => Diagnostic::error(
             "Interrupted",
@@ -46,7 +46,11 @@ pub fn wait_error(id: &str, doing: &str, e: Error) -> Diagnostic {
 }
 
 /// Waits for `running` (`failed` is an error with the status reasons).
-pub async fn wait_running(ctx: &Ctx, client: &Client, id: &str) -> Result<Instance, Diagnostic> {
+pub(super) async fn wait_running(
+    ctx: &Ctx,
+    client: &Client,
+    id: &str,
+) -> Result<Instance, Diagnostic> {
     client
         .wait_for_instance_created(id, ctx.stopped())
         .await
@@ -56,7 +60,7 @@ pub async fn wait_running(ctx: &Ctx, client: &Client, id: &str) -> Result<Instan
 /// Watches the contract-check window of a freshly `running` Hyper Protect guest
 /// ([`Client::watch_for_stop`]): `Some(instance)` when it stopped itself (it rejected its
 /// contract), `None` when it stayed up; `failed` is an error with the status reasons.
-pub async fn watch_contract(
+pub(super) async fn watch_contract(
     ctx: &Ctx,
     client: &Client,
     id: &str,
@@ -80,7 +84,7 @@ pub async fn watch_contract(
 /// The error for a guest that stopped right after boot, with the reason its serial console
 /// printed while it ran (its `HPL…E` lines, captured live: a stopped server's console
 /// cannot be opened), or why the console could not be read and how to see the reason.
-pub fn rejection(stopped: &Instance, console: CapturedConsole) -> Diagnostic {
+pub(super) fn rejection(stopped: &Instance, console: CapturedConsole) -> Diagnostic {
     let id = &stopped.id;
     let summary = "The Hyper Protect guest rejected its contract";
     if !console.text.trim().is_empty() {
@@ -144,7 +148,7 @@ fn is_hpl_error(word: &str) -> bool {
 }
 
 /// Runs `stop` or `start` and waits for its end state (a 409 waits for a legal state).
-pub async fn act(
+pub(super) async fn act(
     ctx: &Ctx,
     client: &Client,
     id: &str,
@@ -161,7 +165,7 @@ pub async fn act(
 }
 
 /// Deletes and waits until the instance is gone (409 waits and retries; gone is success).
-pub async fn delete(ctx: &Ctx, client: &Client, id: &str) -> Result<(), Diagnostic> {
+pub(super) async fn delete(ctx: &Ctx, client: &Client, id: &str) -> Result<(), Diagnostic> {
     client
         .delete_instance_and_wait(id, ctx.stopped())
         .await

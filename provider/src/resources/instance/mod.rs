@@ -65,7 +65,7 @@ impl Resource for InstanceResource {
     async fn modify_plan(&self, ctx: &Ctx, plan: &mut Plan<'_>) {
         let (config, prior, planned) = match (
             InstanceModel::build(plan.config),
-            InstanceModel::build(plan.prior),
+            InstanceModel::build_or_default(plan.prior),
             InstanceModel::build(&plan.planned),
         ) {
             (Ok(c), Ok(p), Ok(n)) => (c, p, n),

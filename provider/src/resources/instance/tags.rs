@@ -12,7 +12,11 @@ use crate::provider_data::cloud_diagnostic;
 use crate::runtime::diag::Diagnostic;
 
 /// Makes the tags on `crn` exactly `wanted`, from what the tagging service holds now.
-pub async fn sync(client: &Client, crn: &str, wanted: &BTreeSet<String>) -> Result<(), Error> {
+pub(super) async fn sync(
+    client: &Client,
+    crn: &str,
+    wanted: &BTreeSet<String>,
+) -> Result<(), Error> {
     let current = client.list_tags(crn).await?;
     let (attach, detach) = tag_changes(&current, wanted);
     client.detach_tags(crn, &detach).await?;
@@ -30,7 +34,7 @@ pub async fn read(
 }
 
 /// A tagging error as a diagnostic about instance `id` (which stays in the state).
-pub fn error(id: &str, doing: &str, e: &Error) -> Diagnostic {
+pub(super) fn error(id: &str, doing: &str, e: &Error) -> Diagnostic {
     let d = cloud_diagnostic(&format!("Cannot {doing} the tags of instance {id}"), e);
     Diagnostic::error(
         d.summary,

@@ -42,7 +42,9 @@ impl Ctx {
     /// A context for unit tests of resources, with optional provider data and no stop signal.
     pub fn for_tests(data: Option<ProviderData>) -> Ctx {
         let (tx, rx) = watch::channel(false);
-        // Keep the sender alive for the life of the process so `stopped()` never resolves.
+        // Keep the sender alive for the life of the process so `stopped()` never resolves
+        // (tests only: one small channel per test context).
+        #[allow(clippy::mem_forget)]
         std::mem::forget(tx);
         Ctx { data, stop: rx }
     }

@@ -32,6 +32,18 @@ pub trait Model: FromValue + ToValue {
     fn build(value: &Value) -> Result<Self, Diagnostics> {
         Self::from_value(value).map_err(|e| conversion_diagnostic(&e).into())
     }
+
+    /// [`Model::build`], with null (the prior state of a create) read as the all-null model.
+    fn build_or_default(value: &Value) -> Result<Self, Diagnostics>
+    where
+        Self: Default,
+    {
+        if value.is_null() {
+            Ok(Self::default())
+        } else {
+            Self::build(value)
+        }
+    }
 }
 
 /// How a field type shows in [`Model::fields`]: scalars have no nested fields, containers

@@ -30,7 +30,7 @@ const MAX_SOCKET_PATH: usize = 107;
 /// A bound listener and the address to announce. Plain std sockets, so binding (and the
 /// handshake line) can happen before the async runtime exists; see [`Bound::activate`].
 #[derive(Debug)]
-pub enum Bound {
+pub(super) enum Bound {
     Unix {
         listener: std::os::unix::net::UnixListener,
         socket: SocketFiles,
@@ -41,7 +41,7 @@ pub enum Bound {
 impl Bound {
     /// A unix socket under `config.socket_dir`, or, when that is impossible (path too long,
     /// directory not writable), TCP on the first free port of `config.ports`.
-    pub fn bind(config: &ListenConfig) -> io::Result<Self> {
+    pub(super) fn bind(config: &ListenConfig) -> io::Result<Self> {
         match bind_unix(&config.socket_dir) {
             Ok((listener, socket)) => Ok(Self::Unix { listener, socket }),
             Err(unix_error) => {
@@ -52,13 +52,13 @@ impl Bound {
     }
 
     /// A unix socket only, as debug mode promises.
-    pub fn bind_unix(dir: &Path) -> io::Result<Self> {
+    pub(super) fn bind_unix(dir: &Path) -> io::Result<Self> {
         let (listener, socket) = bind_unix(dir)?;
         Ok(Self::Unix { listener, socket })
     }
 
     /// go-plugin's NETWORK field.
-    pub fn network(&self) -> &'static str {
+    pub(super) fn network(&self) -> &'static str {
         match self {
             Self::Unix { .. } => "unix",
             Self::Tcp(_) => "tcp",
@@ -66,7 +66,7 @@ impl Bound {
     }
 
     /// go-plugin's ADDRESS field: the socket path or `127.0.0.1:<port>`.
-    pub fn address(&self) -> io::Result<String> {
+    pub(super) fn address(&self) -> io::Result<String> {
         match self {
             Self::Unix { socket, .. } => socket
                 .path
@@ -78,7 +78,7 @@ impl Bound {
     }
 
     /// Hands the socket to the tokio reactor; must be called inside a runtime.
-    pub fn activate(self) -> io::Result<Listener> {
+    pub(super) fn activate(self) -> io::Result<Listener> {
         match self {
             Self::Unix { listener, socket } => {
                 listener.set_nonblocking(true)?;
@@ -97,7 +97,7 @@ impl Bound {
 
 /// A listener registered with tokio. Dropping it removes the unix socket.
 #[derive(Debug)]
-pub enum Listener {
+pub(super) enum Listener {
     Unix {
         listener: UnixListener,
         _socket: SocketFiles,
@@ -128,7 +128,7 @@ impl Listener {
 
 /// The socket file and its private directory; both are removed on drop.
 #[derive(Debug)]
-pub struct SocketFiles {
+pub(super) struct SocketFiles {
     dir: PathBuf,
     path: PathBuf,
 }
@@ -199,14 +199,14 @@ fn bind_tcp(config: &ListenConfig) -> io::Result<Bound> {
 
 /// A raw accepted connection.
 #[derive(Debug)]
-pub enum Transport {
+pub(super) enum Transport {
     Unix(UnixStream),
     Tcp(TcpStream),
 }
 
 /// What tonic serves over: a transport, with or without TLS.
 #[derive(Debug)]
-pub enum Conn {
+pub(super) enum Conn {
     Plain(Transport),
     Tls(Box<SslStream<Transport>>),
 }
@@ -319,7 +319,7 @@ impl AsyncWrite for Conn {
 /// Accepts connections until shutdown, completing TLS handshakes (when `tls` is set) in
 /// separate tasks, and hands the ready connections to `ready`. Handshake and accept errors are
 /// logged and never end the loop.
-pub async fn accept_loop(
+pub(super) async fn accept_loop(
     listener: Arc<Listener>,
     tls: Option<SslAcceptor>,
     ready: mpsc::Sender<Conn>,

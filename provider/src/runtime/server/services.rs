@@ -16,7 +16,7 @@ use crate::runtime::proto::plugin::{
 
 /// `plugin.GRPCController`.
 #[derive(Debug, Clone)]
-pub struct Controller {
+pub(super) struct Controller {
     pub shutdown: Shutdown,
 }
 
@@ -34,7 +34,7 @@ impl GrpcController for Controller {
 /// `plugin.GRPCStdio`: an open stream that carries nothing. The provider never writes to
 /// stdout after the handshake and logs go to stderr, which Terraform already reads.
 #[derive(Debug, Clone)]
-pub struct Stdio {
+pub(super) struct Stdio {
     pub shutdown: Shutdown,
 }
 
@@ -50,7 +50,7 @@ impl GrpcStdio for Stdio {
 
 /// `plugin.GRPCBroker`: accepts the stream, reads and ignores what comes in, sends nothing.
 #[derive(Debug, Clone)]
-pub struct Broker {
+pub(super) struct Broker {
     pub shutdown: Shutdown,
 }
 

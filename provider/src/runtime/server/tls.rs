@@ -33,7 +33,7 @@ const BACKDATE_SECS: i64 = 30;
 const VALIDITY_SECS: i64 = 262_980 * 3600;
 
 /// The server's per-launch identity. The private key is only reachable through the acceptor.
-pub struct ServerIdentity {
+pub(super) struct ServerIdentity {
     cert: X509,
     key: PKey<Private>,
 }
@@ -62,7 +62,7 @@ impl ServerIdentity {
     /// A new EC P-256 key and a self-signed certificate shaped like go-plugin's own
     /// (CN and SAN `localhost`, CA:TRUE so the client can use it as its only root, EKU
     /// serverAuth + clientAuth). P-256 because generating it takes microseconds, unlike RSA.
-    pub fn generate() -> Result<Self, TlsError> {
+    pub(super) fn generate() -> Result<Self, TlsError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|_| TlsError::Clock)?
@@ -119,13 +119,13 @@ impl ServerIdentity {
     }
 
     /// The certificate, as DER (what the handshake line carries).
-    pub fn cert_der(&self) -> Result<Vec<u8>, TlsError> {
+    pub(super) fn cert_der(&self) -> Result<Vec<u8>, TlsError> {
         self.cert.to_der().map_err(TlsError::Identity)
     }
 
     /// An acceptor presenting this identity that requires a client certificate equal (DER) to
     /// `client_cert`, TLS 1.2 or later, and selects ALPN `h2`.
-    pub fn acceptor(&self, client_cert: &X509) -> Result<SslAcceptor, TlsError> {
+    pub(super) fn acceptor(&self, client_cert: &X509) -> Result<SslAcceptor, TlsError> {
         let pinned = client_cert.to_der().map_err(TlsError::Acceptor)?;
         let mut builder = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server())
             .map_err(TlsError::Acceptor)?;
