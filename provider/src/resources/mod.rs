@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::runtime::framework::Resource;
 
+pub mod cidata;
 mod common;
 pub mod contract;
 pub mod encrypted_text;
@@ -14,6 +15,7 @@ pub mod workload;
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
+        Arc::new(cidata::Cidata),
         Arc::new(contract::Contract),
         Arc::new(encrypted_text::resource()),
         Arc::new(instance::Instance::new()),
