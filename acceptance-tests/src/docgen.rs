@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use hyperprotect::runtime::framework::Provider;
 use hyperprotect::runtime::schema::{
     Attribute, AttributeType, Block, BlockNesting, IdentitySchema, Mode, NestedBlock,
-    ObjectNesting, Schema,
+    ObjectNesting, Rule, Schema,
 };
 use hyperprotect::runtime::value::Type;
 
@@ -379,6 +379,7 @@ pub fn schema_markdown(block: &Block, kind: Kind) -> String {
         "###",
         &mut queue,
     );
+    write_rules(&mut out, &block.rules, "### Rules");
     let mut next = 0;
     while next < queue.len() {
         let item = std::mem::replace(
@@ -402,6 +403,7 @@ pub fn schema_markdown(block: &Block, kind: Kind) -> String {
                     "",
                     &mut found,
                 );
+                write_rules(&mut out, &b.rules, "Rules:");
             }
             Pending::Attributes(path, anchor, attributes) => {
                 let _ = write!(
@@ -428,6 +430,18 @@ pub fn schema_markdown(block: &Block, kind: Kind) -> String {
         queue.extend(found);
     }
     out
+}
+
+/// The declared rules across a block's arguments (exactly one of, conflicts, ...), which the
+/// provider checks at plan time.
+fn write_rules(out: &mut String, rules: &[Rule], heading: &str) {
+    if rules.is_empty() {
+        return;
+    }
+    let _ = write!(out, "\n{heading}\n\n");
+    for r in rules {
+        let _ = writeln!(out, "- {}", r.describe());
+    }
 }
 
 /// Which list an argument appears in.
@@ -597,6 +611,10 @@ fn attribute_line<'a>(
         flags.join(", "),
         sentence(&a.description)
     );
+    for check in &a.checks {
+        line.push(' ');
+        line.push_str(&check.describe());
+    }
     if kind == Kind::Resource && a.requires_replace {
         line.push_str(" Changing it replaces the resource.");
     }

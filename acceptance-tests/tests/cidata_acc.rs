@@ -284,7 +284,7 @@ fn test_acc_cidata_plan_time_table() {
     steps.push(
         Step::config("refused hostname", config(&path, "bad_host", None))
             .plan_only()
-            .expect_error_at("hostname", "Invalid hostname", "RFC 1123"),
+            .expect_error_at("hostname", "Invalid hostname", r"RFC\s+1123"),
     );
     TestCase {
         name: "cidata_plan_time_table",

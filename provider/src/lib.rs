@@ -6,7 +6,8 @@
 //!   attestation, certificates, image selection). Knows nothing of Terraform.
 //! - [`cidata`]: cloud-init NoCloud seed disks (ISO 9660 `cidata` images) for CCRT / CCRV
 //!   guests on KVM, with IBM's network-config rules. Knows nothing of Terraform.
-//! - [`provider`]: the provider itself, joining the layers; [`resources`], [`data_sources`],
+//! - [`provider`]: the provider itself (schema, configure, registration); [`provider_data`]:
+//!   what its objects share at run time; [`resources`], [`data_sources`],
 //!   [`ephemeral_resources`] and [`list_resources`] hold one file per object it serves.
 
 pub mod cidata;
@@ -16,5 +17,6 @@ pub mod data_sources;
 pub mod ephemeral_resources;
 pub mod list_resources;
 pub mod provider;
+pub mod provider_data;
 pub mod resources;
 pub mod runtime;

@@ -4,17 +4,18 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::time::Instant;
 
+use super::backoff::PollBackoff;
 use super::error::{ApiError, Error};
+use super::http::into_attempt;
 use super::iam::{FetchToken, IamFetcher, TokenCache};
 use super::pace::Paces;
-use super::retry::{parse_retry_after, with_retries, Attempt, RawResponse, RetryPolicy};
-use super::wait::PollBackoff;
+use super::retry::{with_retries, RawResponse, RetryPolicy};
 
 /// The VPC API `version` date the client sends unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2025-12-16";
@@ -425,46 +426,6 @@ pub(crate) fn decode<T: DeserializeOwned>(label: &str, body: &[u8]) -> Result<T,
         request: label.to_string(),
         message: e.to_string(),
     })
-}
-
-/// Turns a reqwest result into an [`Attempt`], reading the body. Transport errors never
-/// carry the URL (the console URL holds an access token).
-pub(crate) async fn into_attempt(
-    sent: Result<reqwest::Response, reqwest::Error>,
-    idempotent: bool,
-) -> Attempt {
-    let resp = match sent {
-        Ok(resp) => resp,
-        Err(e) => return transport_attempt(e, idempotent),
-    };
-    let status = resp.status().as_u16();
-    let retry_after = resp
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    match resp.bytes().await {
-        Ok(body) => Attempt::Response(RawResponse {
-            status,
-            retry_after,
-            body: body.to_vec(),
-        }),
-        Err(e) => transport_attempt(e, idempotent),
-    }
-}
-
-/// A transport error with its causes, without the URL. A refused connection is always
-/// safe to retry; anything later only for idempotent requests.
-fn transport_attempt(e: reqwest::Error, idempotent: bool) -> Attempt {
-    let retryable = e.is_connect() || idempotent;
-    let e = e.without_url();
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    Attempt::Transport { message, retryable }
 }
 
 /// Pages through a collection: `fetch(start)` returns one page as JSON; items are under

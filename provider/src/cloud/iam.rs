@@ -169,7 +169,7 @@ impl FetchToken for IamFetcher {
                 .form(&form)
                 .send()
                 .await;
-            super::client::into_attempt(sent, true).await
+            super::http::into_attempt(sent, true).await
         })
         .await
         .map_err(|message| Error::Transport {

@@ -1,7 +1,7 @@
 //! Instances: create, read, list, patch, delete, actions, and the waits around them
 //! (for a status, for deletion, for a state where an action or a delete is legal).
 //!
-//! Every wait polls with the client's [`PollBackoff`](super::wait::PollBackoff), ends at
+//! Every wait polls with the client's [`PollBackoff`](super::PollBackoff), ends at
 //! the client's deadline ([`Client::with_timeout`]) and at once when `cancel` resolves
 //! (pass `ctx.stopped()`).
 
@@ -265,17 +265,25 @@ impl Client {
 
     /// Watches a running instance for `window`: returns the instance if it stopped (or
     /// failed) in that time, `None` if it kept running. This is how a Hyper Protect guest
-    /// rejecting its contract shows (it boots, then shuts itself down).
+    /// rejecting its contract shows (it boots, then shuts itself down). It polls sparsely
+    /// (every 10 s, or once at the end of a shorter window): the guest decides in about a
+    /// minute, and a fleet of watches must not crowd the API.
     pub async fn watch_for_stop(
         &self,
         id: &str,
         window: std::time::Duration,
         cancel: impl Future<Output = ()>,
     ) -> Result<Option<Instance>, Error> {
+        let every = window.min(std::time::Duration::from_secs(10));
+        let sparse = super::PollBackoff {
+            first: every,
+            factor: 1.0,
+            max: every,
+        };
         let end = tokio::time::Instant::now() + window;
         let deadline = self.deadline.map_or(end, |d| d.min(end));
-        let what = format!("instance {id} to stay running");
-        let r = poll_until(&what, &self.inner.poll, deadline, cancel, || async {
+        let what = format!("instance {id} to pass its contract check");
+        let r = poll_until(&what, &sparse, deadline, cancel, || async {
             let inst = self.get_instance(id).await?;
             Ok(match inst.status {
                 InstanceStatus::Stopping | InstanceStatus::Stopped | InstanceStatus::Failed => {

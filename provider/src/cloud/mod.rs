@@ -7,7 +7,7 @@
 //!   [`Client::new`]`(config)`. The provider builds it lazily: resources get it with
 //!   `ProviderState::client_of(ctx)?` (a `Diagnostic` naming `IC_API_KEY` / `IC_REGION`
 //!   when credentials are missing), or run one bounded, Ctrl-C-aware call with
-//!   `crate::provider::cloud_call(ctx, "summary", timeout, |client| async move { … })`.
+//!   `crate::provider_data::cloud_call(ctx, "summary", timeout, |client| async move { … })`.
 //!   `ProviderState::resource_group()` is the provider's default resource group.
 //! - A [`Client`] is cheap to clone and clones share the token and connections.
 //!   [`Client::with_timeout`]`(d)` gives a clone whose calls, retries and waits end `d`
@@ -48,10 +48,12 @@
 //! (not 501) are retried ([`retry`]); a 401 refreshes the IAM token, at most 3 times a call
 //! ([`iam`]); enums decode unknown values to `Other(String)` ([`models`]).
 
+mod backoff;
 pub mod catalog;
 pub mod client;
 pub mod console;
 pub mod error;
+mod http;
 pub mod iam;
 pub mod instances;
 pub mod models;
@@ -60,6 +62,7 @@ pub mod retry;
 pub mod tagging;
 pub mod wait;
 
+pub use backoff::PollBackoff;
 pub use client::{
     Client, ClientConfig, DEFAULT_API_VERSION, DEFAULT_IAM_ENDPOINT, DEFAULT_TAGGING_ENDPOINT,
 };
@@ -67,4 +70,3 @@ pub use console::ConsoleLimits;
 pub use error::{ApiError, Error};
 pub use models::*;
 pub use retry::RetryPolicy;
-pub use wait::PollBackoff;

@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::wait::PollBackoff;
+use super::backoff::PollBackoff;
 
 /// Polls inside a learned bracket are at least this far apart.
 const MIN_STEP: Duration = Duration::from_millis(25);

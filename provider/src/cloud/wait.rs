@@ -11,37 +11,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::backoff::PollBackoff;
 use super::error::Error;
 use super::pace::{Bracket, Schedule, Transition};
-
-/// How often to poll.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PollBackoff {
-    /// Wait before the first poll.
-    pub first: Duration,
-    /// Each wait is the previous one times this.
-    pub factor: f64,
-    /// The longest wait between polls.
-    pub max: Duration,
-}
-
-impl Default for PollBackoff {
-    fn default() -> Self {
-        PollBackoff {
-            first: Duration::from_millis(250),
-            factor: 1.5,
-            max: Duration::from_secs(5),
-        }
-    }
-}
-
-impl PollBackoff {
-    /// The wait before poll number `n` (0-based).
-    pub fn delay(&self, n: u32) -> Duration {
-        let grown = self.first.as_secs_f64() * self.factor.max(1.0).powi(n.min(64) as i32);
-        Duration::from_secs_f64(grown.min(self.max.as_secs_f64()))
-    }
-}
 
 /// Polls until `poll` breaks with a value, the deadline passes (one last poll is made at
 /// the deadline), `cancel` resolves, or `poll` fails. `what` names the awaited state in

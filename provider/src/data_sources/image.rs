@@ -3,7 +3,7 @@
 //! selection (public, `available`, s390x, Hyper Protect OS and name).
 
 use crate::contract::image::{select_image, ImageError};
-use crate::provider::{cloud_call, READ_TIMEOUT};
+use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{Ctx, DataSource, Outcome};

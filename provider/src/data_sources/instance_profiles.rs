@@ -3,7 +3,7 @@
 //! vCPU and memory), optionally filtered.
 
 use crate::cloud::InstanceProfile;
-use crate::provider::{cloud_call, READ_TIMEOUT};
+use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostics};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{Ctx, DataSource, Outcome};

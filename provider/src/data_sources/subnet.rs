@@ -3,7 +3,7 @@
 
 use super::vpc::list_or_none;
 use crate::cloud::Subnet;
-use crate::provider::{cloud_call, READ_TIMEOUT};
+use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{Ctx, DataSource, Outcome};

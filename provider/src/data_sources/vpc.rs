@@ -1,6 +1,6 @@
 //! `hyperprotect_vpc`: a VPC of the provider's region, looked up by name.
 
-use crate::provider::{cloud_call, READ_TIMEOUT};
+use crate::provider_data::{cloud_call, READ_TIMEOUT};
 use crate::runtime::diag::{AttrPath, Diagnostic};
 use crate::runtime::framework::plan::get;
 use crate::runtime::framework::{Ctx, DataSource, Outcome};

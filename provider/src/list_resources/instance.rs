@@ -8,54 +8,43 @@
 use std::collections::HashMap;
 
 use crate::cloud::models::{Image, Instance as CloudInstance};
-use crate::provider::{cloud_call, READ_TIMEOUT};
-use crate::resources::instance::catalog::is_hyper_protect;
-use crate::resources::instance::{identity_of, Instance};
-use crate::runtime::diag::{AttrPath, Diagnostics};
-use crate::runtime::framework::plan::get;
+use crate::model;
+use crate::provider_data::catalog::is_hyper_protect;
+use crate::provider_data::{cloud_call, READ_TIMEOUT};
+use crate::resources::instance::state::identity_of;
+use crate::resources::instance::InstanceResource;
+use crate::runtime::diag::Diagnostics;
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Ctx, ListRequest, ListResource, Listed, Resource};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
+use crate::runtime::value::{Known, ToValue, Type};
 
 /// Lists `hyperprotect_instance`s; the managed resource reads each one's state.
-#[derive(Default)]
-pub struct InstanceList {
-    resource: Instance,
-}
+pub struct InstanceListResource;
 
-/// The text filters, checked for emptiness at validate.
-const TEXT_FILTERS: [&str; 4] = ["name_prefix", "vpc", "zone", "image_family"];
-
-/// The list block's `config`, as given.
-struct Filters<'a> {
-    name_prefix: Option<&'a str>,
-    vpc: Option<&'a str>,
-    zone: Option<&'a str>,
-    image_family: Option<&'a str>,
-    hyper_protect_only: bool,
-}
-
-impl<'a> Filters<'a> {
-    fn of(config: &'a Value) -> Filters<'a> {
-        Filters {
-            name_prefix: get(config, "name_prefix").as_str(),
-            vpc: get(config, "vpc").as_str(),
-            zone: get(config, "zone").as_str(),
-            image_family: get(config, "image_family").as_str(),
-            hyper_protect_only: get(config, "hyper_protect_only").as_bool().unwrap_or(false),
-        }
+model! {
+    /// The list block's `config`: the filters.
+    pub struct InstanceFilters {
+        pub name_prefix: Known<String>,
+        pub vpc: Known<String>,
+        pub zone: Known<String>,
+        pub image_family: Known<String>,
+        pub hyper_protect_only: Known<bool>,
     }
+}
 
+impl InstanceFilters {
     /// Whether the instance's image must be looked up.
     fn needs_image(&self) -> bool {
-        self.image_family.is_some() || self.hyper_protect_only
+        self.image_family.is_set() || self.hyper_protect_only == Known::Value(true)
     }
 
     /// The filters the instance alone can answer.
     fn keeps(&self, api: &CloudInstance) -> bool {
         let zone = api.zone.as_ref().map(|z| z.name.as_str());
-        self.name_prefix.is_none_or(|p| api.name.starts_with(p))
-            && self.zone.is_none_or(|z| zone == Some(z))
+        let name_prefix = self.name_prefix.as_deref().value();
+        name_prefix.is_none_or(|p| api.name.starts_with(p))
+            && self.zone.as_deref().value().is_none_or(|z| zone == Some(z))
     }
 
     /// The filters on the instance's image (`None`: the image is gone or unreadable).
@@ -66,13 +55,16 @@ impl<'a> Filters<'a> {
         let os = image.operating_system.as_ref();
         let family_matches = self
             .image_family
+            .as_deref()
+            .value()
             .is_none_or(|family| os.is_some_and(|os| os.name == family || os.family == family));
-        family_matches && (!self.hyper_protect_only || is_hyper_protect(image))
+        let hyper_protect_only = self.hyper_protect_only == Known::Value(true);
+        family_matches && (!hyper_protect_only || is_hyper_protect(image))
     }
 }
 
 #[async_trait::async_trait]
-impl ListResource for InstanceList {
+impl ListResource for InstanceListResource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_instance"
     }
@@ -82,17 +74,22 @@ impl ListResource for InstanceList {
             0,
             Block::new(vec![
                 Attribute::optional("name_prefix", Type::String)
+                    .not_empty()
                     .describe("Only instances whose name starts with this."),
                 Attribute::optional("vpc", Type::String)
+                    .not_empty()
                     .describe("Only instances in this VPC (its id)."),
                 Attribute::optional("zone", Type::String)
+                    .not_empty()
                     .describe("Only instances in this zone, e.g. `us-south-2`."),
-                Attribute::optional("image_family", Type::String).describe(
-                    "Only instances booted from an image of this family: its operating system \
+                Attribute::optional("image_family", Type::String)
+                    .not_empty()
+                    .describe(
+                        "Only instances booted from an image of this family: its operating system \
                      name (e.g. `hyper-protect-1-0-s390x-hpcr`, every version of one Hyper \
                      Protect image) or the operating system's family (e.g. `Hyper Protect`, \
                      `Ubuntu Linux`).",
-                ),
+                    ),
                 Attribute::optional("hyper_protect_only", Type::Bool).describe(
                     "Only Hyper Protect guests (booted from a Hyper Protect Container Runtime \
                      image). Default `false`: every instance, x86 confidential servers too.",
@@ -110,22 +107,19 @@ impl ListResource for InstanceList {
         )
     }
 
-    fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        for name in TEXT_FILTERS {
-            if get(config, name).as_str() == Some("") {
-                diags.error_at(
-                    AttrPath::attr(name),
-                    format!("Empty {name}"),
-                    format!("{name} must not be empty; leave it out to not filter by it."),
-                );
-            }
-        }
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(InstanceFilters::fields())
     }
 
     async fn list(&self, ctx: &Ctx, req: ListRequest<'_>) -> Result<Vec<Listed>, Diagnostics> {
-        let filters = Filters::of(req.config);
-        let server_side: Vec<(&str, &str)> =
-            filters.vpc.map(|vpc| ("vpc.id", vpc)).into_iter().collect();
+        let filters = InstanceFilters::build(req.config)?;
+        let server_side: Vec<(&str, &str)> = filters
+            .vpc
+            .as_deref()
+            .value()
+            .map(|vpc| ("vpc.id", vpc))
+            .into_iter()
+            .collect();
         let instances = cloud_call(ctx, "Cannot list instances", READ_TIMEOUT, |c| async move {
             c.list_instances(&server_side).await
         })
@@ -164,7 +158,7 @@ impl ListResource for InstanceList {
     }
 }
 
-impl InstanceList {
+impl InstanceListResource {
     /// One found instance: its identity, and its state as an import reads it when asked.
     async fn listed(
         &self,
@@ -174,8 +168,8 @@ impl InstanceList {
     ) -> Result<Listed, Diagnostics> {
         let zone = api.zone.as_ref().map(|z| z.name.as_str());
         let state = if with_state {
-            let imported = self.resource.import(ctx, &api.id).await?;
-            let read = self.resource.read(ctx, imported, Vec::new()).await;
+            let imported = InstanceResource.import(ctx, &api.id).await?;
+            let read = InstanceResource.read(ctx, imported, Vec::new()).await;
             if read.diagnostics.has_errors() {
                 return Err(read.diagnostics);
             }
@@ -185,7 +179,7 @@ impl InstanceList {
         };
         Ok(Listed {
             display_name: format!("{} ({}, {})", api.name, api.id, zone.unwrap_or("no zone")),
-            identity: identity_of(&api.id, zone),
+            identity: identity_of(&api.id, zone).to_value(),
             state,
         })
     }

@@ -9,5 +9,5 @@ use crate::runtime::framework::ListResource;
 
 /// Every list resource the provider serves.
 pub fn all() -> Vec<Arc<dyn ListResource>> {
-    vec![Arc::new(instance::InstanceList::default())]
+    vec![Arc::new(instance::InstanceListResource)]
 }

@@ -9,30 +9,59 @@ use std::path::Path;
 
 use async_trait::async_trait;
 
-use crate::cidata::{self, network_config, Seed, SeedError};
+use crate::cidata::{network_config, Seed, SeedError};
 use crate::contract::document::sha256_hex;
+use crate::model;
 use crate::runtime::diag::{AttrPath, Diagnostics};
+use crate::runtime::framework::model::{Field, Model};
 use crate::runtime::framework::{Change, Ctx, Outcome, Plan, Resource};
 use crate::runtime::schema::{Attribute, Block, Schema};
-use crate::runtime::value::{Type, Value};
-
-use super::common::{set, string, Known};
+use crate::runtime::value::{Known, Number, ToValue, Type, Value};
 
 pub struct Cidata;
+
+model! {
+    /// The configuration, plan or state of one disk.
+    pub struct CidataModel {
+        pub user_data: Known<String> [sensitive],
+        pub hostname: Known<String>,
+        pub instance_id: Known<String>,
+        pub vendor_data: Known<String>,
+        pub network_config: Known<String>,
+        pub path: Known<String>,
+        pub id: Known<String>,
+        pub sha256: Known<String>,
+        pub size: Known<Number>,
+    }
+}
+
+/// A host name as RFC 1123 writes it (the engine's `check_hostname`, declared for plan time
+/// and the docs).
+const HOSTNAME: &str = r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$";
+/// The engine's `check_instance_id`.
+const INSTANCE_ID: &str = r"^[A-Za-z0-9_][A-Za-z0-9._-]*$";
 
 fn schema() -> Schema {
     let attributes = vec![
         Attribute::required("user_data", Type::String)
             .sensitive()
+            .not_empty()
             .describe(
                 "The contract the guest boots with (e.g. `hyperprotect_contract.rendered`), \
                  written as the disk's `user-data`.",
             ),
-        Attribute::required("hostname", Type::String).describe(
+        Attribute::required("hostname", Type::String)
+            .length(1, 253)
+            .matches(HOSTNAME, "a host name (RFC 1123)")
+            .hint("Use labels of 1 to 63 letters, digits or `-` (not first or last) joined by `.`.")
+            .describe(
             "The guest's host name, written as `local-hostname` in `meta-data` (RFC 1123: \
              labels of letters, digits and `-` joined by `.`).",
         ),
-        Attribute::optional("instance_id", Type::String).describe(
+        Attribute::optional("instance_id", Type::String)
+            .length(1, 255)
+            .matches(INSTANCE_ID, "an instance id")
+            .describe(
             "`instance-id` in `meta-data` (letters, digits, `.`, `_`, `-`); the host name when \
              not set. cloud-init treats a new id as a new instance.",
         ),
@@ -75,49 +104,28 @@ fn schema() -> Schema {
 }
 
 /// The disk's inputs when all are known: `None` while any is unknown.
-struct Inputs {
-    user_data: String,
-    hostname: String,
-    instance_id: Option<String>,
-    vendor_data: Option<String>,
-    network_config: Option<String>,
-}
-
-impl Inputs {
-    fn of(config: &Value) -> Option<Inputs> {
-        let required = |name| match string(config, name) {
-            Known::Value(v) => Some(v.to_string()),
-            _ => None,
-        };
-        let optional = |name| match string(config, name) {
-            Known::Value(v) => Some(Some(v.to_string())),
+fn seed(model: &CidataModel) -> Option<Seed<'_>> {
+    fn optional(k: &Known<String>) -> Option<Option<&str>> {
+        match k {
+            Known::Value(v) => Some(Some(v.as_str())),
             Known::Null => Some(None),
             Known::Unknown => None,
-        };
-        Some(Inputs {
-            user_data: required("user_data")?,
-            hostname: required("hostname")?,
-            instance_id: optional("instance_id")?,
-            vendor_data: optional("vendor_data")?,
-            network_config: optional("network_config")?,
-        })
-    }
-
-    fn seed(&self) -> Seed<'_> {
-        Seed {
-            user_data: &self.user_data,
-            hostname: &self.hostname,
-            instance_id: self.instance_id.as_deref(),
-            vendor_data: self.vendor_data.as_deref(),
-            network_config: self.network_config.as_deref(),
         }
     }
+    Some(Seed {
+        user_data: model.user_data.as_deref().value()?,
+        hostname: model.hostname.as_deref().value()?,
+        instance_id: optional(&model.instance_id)?,
+        vendor_data: optional(&model.vendor_data)?,
+        network_config: optional(&model.network_config)?,
+    })
 }
 
-/// Each known input checked on its own, so every problem shows at its attribute.
-fn check_config(config: &Value, diags: &mut Diagnostics) {
-    if let Known::Value(u) = string(config, "user_data") {
-        if u.trim().is_empty() {
+/// What the declared rules cannot say: a blank contract, and IBM's network-config rules
+/// (each finding at `network_config`, with its YAML path).
+fn check_config(config: &CidataModel, diags: &mut Diagnostics) {
+    if let Known::Value(u) = &config.user_data {
+        if !u.is_empty() && u.trim().is_empty() {
             diags.error_at(
                 AttrPath::attr("user_data"),
                 "Empty user_data",
@@ -125,25 +133,7 @@ fn check_config(config: &Value, diags: &mut Diagnostics) {
             );
         }
     }
-    if let Known::Value(h) = string(config, "hostname") {
-        if let Err(e) = cidata::check_hostname(h) {
-            diags.error_at(
-                AttrPath::attr("hostname"),
-                "Invalid hostname",
-                e.to_string(),
-            );
-        }
-    }
-    if let Known::Value(id) = string(config, "instance_id") {
-        if let Err(e) = cidata::check_instance_id(id) {
-            diags.error_at(
-                AttrPath::attr("instance_id"),
-                "Invalid instance_id",
-                e.to_string(),
-            );
-        }
-    }
-    if let Known::Value(text) = string(config, "network_config") {
+    if let Known::Value(text) = &config.network_config {
         let report = network_config::check(text);
         let at = |path: &str| {
             if path.is_empty() {
@@ -174,22 +164,28 @@ fn check_config(config: &Value, diags: &mut Diagnostics) {
 }
 
 /// The image and its sha256 for known, valid inputs.
-fn build(config: &Value) -> Option<Result<(Vec<u8>, String), SeedError>> {
-    let inputs = Inputs::of(config)?;
-    Some(inputs.seed().build().map(|image| {
+fn build(model: &CidataModel) -> Option<Result<(Vec<u8>, String), SeedError>> {
+    Some(seed(model)?.build().map(|image| {
         let sha = sha256_hex(&image);
         (image, sha)
     }))
 }
 
-fn set_outputs(state: &mut Value, sha: Option<&str>, size: Option<usize>) {
-    let sha = sha.map(Value::string).unwrap_or(Value::Unknown);
-    set(state, "id", sha.clone());
-    set(state, "sha256", sha);
-    let size = size
-        .map(|n| Value::number(n as u64))
-        .unwrap_or(Value::Unknown);
-    set(state, "size", size);
+/// The model with its outputs: the image's sha256 and size, or unknown.
+fn with_outputs(model: CidataModel, built: Option<(&str, usize)>) -> CidataModel {
+    let (sha, size) = match built {
+        Some((sha, size)) => (
+            Known::Value(sha.to_string()),
+            Known::Value(Number::from(size as u64)),
+        ),
+        None => (Known::Unknown, Known::Unknown),
+    };
+    CidataModel {
+        id: sha.clone(),
+        sha256: sha,
+        size,
+        ..model
+    }
 }
 
 /// Writes the image through a temporary file in the same folder and a rename, so a reader
@@ -224,12 +220,25 @@ fn write_image(path: &Path, image: &[u8]) -> std::io::Result<()> {
 }
 
 fn apply(change: Change<'_>) -> Outcome {
+    let (config, planned) = match (
+        CidataModel::build(change.config),
+        CidataModel::build(change.planned),
+    ) {
+        (Ok(c), Ok(p)) => (c, p),
+        (c, p) => {
+            let mut diags = Diagnostics::new();
+            for d in [c.err(), p.err()].into_iter().flatten() {
+                diags.extend(d);
+            }
+            return Outcome::failed(Value::Null, diags);
+        }
+    };
     let mut diags = Diagnostics::new();
-    check_config(change.config, &mut diags);
+    check_config(&config, &mut diags);
     if diags.has_errors() {
         return Outcome::failed(Value::Null, diags);
     }
-    let Known::Value(path) = string(change.config, "path") else {
+    let Known::Value(path) = &config.path else {
         diags.error_at(
             AttrPath::attr("path"),
             "Unknown path",
@@ -237,7 +246,7 @@ fn apply(change: Change<'_>) -> Outcome {
         );
         return Outcome::failed(Value::Null, diags);
     };
-    let (image, sha) = match build(change.config) {
+    let (image, sha) = match build(&config) {
         Some(Ok(built)) => built,
         Some(Err(e)) => {
             diags.error("Cannot build the cidata disk", e.to_string());
@@ -259,9 +268,8 @@ fn apply(change: Change<'_>) -> Outcome {
         );
         return Outcome::failed(Value::Null, diags);
     }
-    let mut state = change.planned.clone();
-    set_outputs(&mut state, Some(&sha), Some(image.len()));
-    let mut outcome = Outcome::ok(state);
+    let state = with_outputs(planned, Some((&sha, image.len())));
+    let mut outcome = Outcome::ok(state.to_value());
     outcome.diagnostics = diags;
     outcome
 }
@@ -276,18 +284,36 @@ impl Resource for Cidata {
         schema()
     }
 
+    fn model(&self) -> Option<Vec<Field>> {
+        Some(CidataModel::fields())
+    }
+
     fn validate(&self, _ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
-        check_config(config, diags);
+        match CidataModel::build(config) {
+            Ok(config) => check_config(&config, diags),
+            Err(d) => diags.extend(d),
+        }
     }
 
     async fn modify_plan(&self, _ctx: &Ctx, plan: &mut Plan<'_>) {
+        let (config, planned) = match (
+            CidataModel::build(plan.config),
+            CidataModel::build(&plan.planned),
+        ) {
+            (Ok(c), Ok(p)) => (c, p),
+            (c, p) => {
+                for d in [c.err(), p.err()].into_iter().flatten() {
+                    plan.diagnostics.extend(d);
+                }
+                return;
+            }
+        };
         // The image is a pure function of the inputs: plan its sha256 and size when they are
         // known, so an unchanged configuration plans nothing and a changed one shows them.
-        match build(plan.config) {
-            Some(Ok((image, sha))) => set_outputs(&mut plan.planned, Some(&sha), Some(image.len())),
-            // Validation already reported it at its attribute.
-            Some(Err(_)) | None => set_outputs(&mut plan.planned, None, None),
-        }
+        // Invalid inputs were reported at their attribute by validate.
+        let built = build(&config).and_then(Result::ok);
+        let planned = with_outputs(planned, built.as_ref().map(|(i, s)| (s.as_str(), i.len())));
+        plan.planned = planned.to_value();
     }
 
     async fn create(&self, _ctx: &Ctx, change: Change<'_>) -> Outcome {
@@ -295,14 +321,16 @@ impl Resource for Cidata {
     }
 
     async fn read(&self, _ctx: &Ctx, state: Value, _private: Vec<u8>) -> Outcome {
-        let (Known::Value(path), Known::Value(sha)) =
-            (string(&state, "path"), string(&state, "sha256"))
-        else {
+        let prior = match CidataModel::build(&state) {
+            Ok(m) => m,
+            Err(d) => return Outcome::failed(state, d),
+        };
+        let (Known::Value(path), Known::Value(sha)) = (&prior.path, &prior.sha256) else {
             return Outcome::ok(state);
         };
         match std::fs::read(path) {
             // Changed on disk: re-create, as local_file does.
-            Ok(bytes) if sha256_hex(&bytes) != sha => Outcome::ok(Value::Null),
+            Ok(bytes) if &sha256_hex(&bytes) != sha => Outcome::ok(Value::Null),
             Ok(_) => Outcome::ok(state),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Outcome::ok(Value::Null),
             Err(e) => {
@@ -323,8 +351,12 @@ impl Resource for Cidata {
 
     async fn delete(&self, _ctx: &Ctx, prior: &Value, _private: &[u8]) -> Diagnostics {
         let mut diags = Diagnostics::new();
-        if let Known::Value(path) = string(prior, "path") {
-            match std::fs::remove_file(path) {
+        let path = match CidataModel::build(prior) {
+            Ok(m) => m.path,
+            Err(d) => return d,
+        };
+        if let Known::Value(path) = path {
+            match std::fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => diags.error_at(

@@ -18,9 +18,8 @@ pub fn all() -> Vec<Arc<dyn Resource>> {
         Arc::new(cidata::Cidata),
         Arc::new(contract::Contract),
         Arc::new(encrypted_text::resource()),
-        Arc::new(instance::Instance::new()),
+        Arc::new(instance::InstanceResource),
         Arc::new(workload::resource()),
-        Arc::new(instance::Instance::new()),
     ]
 }
 

@@ -62,6 +62,24 @@ impl AttrPath {
     }
 }
 
+/// A value path as an attribute path (set elements have no step: the path stops at the set).
+impl From<&super::value::Path> for AttrPath {
+    fn from(path: &super::value::Path) -> AttrPath {
+        use super::value::PathStep as V;
+        AttrPath(
+            path.protocol_prefix()
+                .iter()
+                .filter_map(|s| match s {
+                    V::Attr(a) => Some(PathStep::Attribute(a.clone())),
+                    V::Key(k) => Some(PathStep::Key(k.clone())),
+                    V::Index(i) => Some(PathStep::Index(i64::try_from(*i).unwrap_or(i64::MAX))),
+                    V::SetElement(_) => None,
+                })
+                .collect(),
+        )
+    }
+}
+
 impl fmt::Display for AttrPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, step) in self.0.iter().enumerate() {

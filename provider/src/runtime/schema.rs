@@ -4,9 +4,16 @@
 //!
 //! Beyond the wire model, attributes carry two planning behaviours the framework applies
 //! generically (the equivalents of terraform-plugin-framework's plan modifiers):
-//! [`Attribute::requires_replace`] and [`Attribute::use_state_for_unknown`].
+//! [`Attribute::requires_replace`] (optionally refined by [`Attribute::requires_replace_if`])
+//! and [`Attribute::use_state_for_unknown`]; and declared [`rules`] the framework checks:
+//! per attribute (one of, ranges, durations, hostnames, patterns, lengths) and per block
+//! (exactly one of, at least one of, conflicts with, required with).
+
+pub mod rules;
 
 use std::collections::BTreeSet;
+
+pub use rules::{Check, Pattern, ReplaceIf, ReplaceRequest, Rule};
 
 use super::proto::tfplugin6 as pb;
 use super::value::{ObjectType, Type};
@@ -26,6 +33,8 @@ pub struct Block {
     pub blocks: Vec<NestedBlock>,
     pub description: String,
     pub deprecated: bool,
+    /// Rules across this block's attributes and blocks, checked by the framework.
+    pub rules: Vec<Rule>,
 }
 
 /// Who sets an attribute. One enum instead of three booleans, so the combinations Terraform
@@ -85,6 +94,12 @@ pub struct Attribute {
     /// When a computed value is not set in config, keep the prior state's value in the plan
     /// instead of planning it unknown (for values that never change after create, like ids).
     pub use_state_for_unknown: bool,
+    /// With `requires_replace`: decides per plan whether a change really replaces.
+    pub replace_if: Option<ReplaceIf>,
+    /// Checks of the attribute's known value, run by the framework.
+    pub checks: Vec<Check>,
+    /// Advice appended to every check's diagnostic (what to do instead).
+    pub hint: Option<String>,
 }
 
 impl Attribute {
@@ -99,6 +114,9 @@ impl Attribute {
             deprecated: false,
             requires_replace: false,
             use_state_for_unknown: false,
+            replace_if: None,
+            checks: Vec::new(),
+            hint: None,
         }
     }
     pub fn nested(
@@ -149,6 +167,55 @@ impl Attribute {
     }
     pub fn use_state_for_unknown(mut self) -> Self {
         self.use_state_for_unknown = true;
+        self
+    }
+    /// A change replaces the resource when `decide` says so (the docs still say it
+    /// replaces: the exceptions are for the object's description to explain).
+    pub fn requires_replace_if(mut self, decide: fn(&ReplaceRequest<'_>) -> bool) -> Self {
+        self.requires_replace = true;
+        self.replace_if = Some(ReplaceIf(decide));
+        self
+    }
+    /// Adds a declared check.
+    pub fn check(mut self, check: Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+    /// One of `values`.
+    pub fn one_of(self, values: &[&str]) -> Self {
+        self.check(Check::OneOf(values.iter().map(|v| v.to_string()).collect()))
+    }
+    /// A whole number in `min..=max`.
+    pub fn int_range(self, min: i64, max: i64) -> Self {
+        self.check(Check::IntRange { min, max })
+    }
+    /// A number in `min..=max`, fractions allowed.
+    pub fn number_range(self, min: f64, max: f64) -> Self {
+        self.check(Check::NumberRange { min, max })
+    }
+    /// A duration such as `30m`.
+    pub fn duration(self) -> Self {
+        self.check(Check::Duration)
+    }
+    /// A hostname label.
+    pub fn hostname(self) -> Self {
+        self.check(Check::Hostname)
+    }
+    /// A string matching `regex`, which stands for `what` ("a CRN").
+    pub fn matches(self, regex: &str, what: &str) -> Self {
+        self.check(Check::Matches(Pattern::new(regex, what)))
+    }
+    /// A string of `min..=max` bytes.
+    pub fn length(self, min: usize, max: usize) -> Self {
+        self.check(Check::Length { min, max })
+    }
+    /// A non-empty string.
+    pub fn not_empty(self) -> Self {
+        self.length(1, usize::MAX)
+    }
+    /// Advice appended to the diagnostics of this attribute's checks.
+    pub fn hint(mut self, text: impl Into<String>) -> Self {
+        self.hint = Some(text.into());
         self
     }
 
@@ -240,6 +307,27 @@ impl Block {
         self.description = text.into();
         self
     }
+    /// Adds a declared rule.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+    /// Exactly one of these attributes (or blocks) is set.
+    pub fn exactly_one_of(self, names: &[&str]) -> Self {
+        self.rule(Rule::ExactlyOneOf(owned(names)))
+    }
+    /// At least one of these is set.
+    pub fn at_least_one_of(self, names: &[&str]) -> Self {
+        self.rule(Rule::AtLeastOneOf(owned(names)))
+    }
+    /// When `name` is set, none of `others` may be.
+    pub fn conflicts_with(self, name: &str, others: &[&str]) -> Self {
+        self.rule(Rule::ConflictsWith(name.to_string(), owned(others)))
+    }
+    /// `name` only applies together with `other`.
+    pub fn required_with(self, name: &str, other: &str) -> Self {
+        self.rule(Rule::RequiredWith(name.to_string(), other.to_string()))
+    }
 
     /// The object type a value of this block has: one attribute per attribute and per
     /// nested block.
@@ -291,6 +379,10 @@ impl Block {
             deprecation_message: String::new(),
         }
     }
+}
+
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
 }
 
 fn attribute_to_proto(a: &Attribute) -> pb::schema::Attribute {
@@ -472,6 +564,23 @@ fn check_unique<'a>(names: impl Iterator<Item = &'a str>, path: &str, problems: 
 
 fn check_block(block: &Block, prefix: &str, problems: &mut Vec<String>) {
     check_attributes(&block.attributes, prefix, problems);
+    for rule in &block.rules {
+        let named: Vec<&String> = match rule {
+            Rule::ExactlyOneOf(l) | Rule::AtLeastOneOf(l) => l.iter().collect(),
+            Rule::ConflictsWith(a, l) => std::iter::once(a).chain(l).collect(),
+            Rule::RequiredWith(a, b) => vec![a, b],
+        };
+        if named.is_empty() {
+            problems.push(format!("{prefix}: a rule names no attribute"));
+        }
+        for n in named {
+            if block.attribute(n).is_none() && block.block(n).is_none() {
+                problems.push(format!(
+                    "{prefix}{n}: a rule names an attribute the block lacks"
+                ));
+            }
+        }
+    }
     check_unique(
         block
             .attributes

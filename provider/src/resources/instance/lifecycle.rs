@@ -3,16 +3,14 @@
 //! window of a Hyper Protect guest. Every wait ends at the operation's timeout and at once
 //! on Ctrl-C; their errors become diagnostics that say the server is kept in the state.
 
-use std::ops::ControlFlow;
 use std::time::Duration;
 
 use crate::cloud::models::{ActionType, Instance, InstanceStatus};
-use crate::cloud::wait::{poll_until, PollBackoff};
 use crate::cloud::{Client, ConsoleLimits, Error};
 use crate::runtime::diag::Diagnostic;
 use crate::runtime::framework::Ctx;
 
-use super::describe_reasons;
+use super::state::describe_reasons;
 
 /// A wait's error as a diagnostic about instance `id` (which is kept in the state).
 pub fn wait_error(id: &str, doing: &str, e: Error) -> Diagnostic {
@@ -54,50 +52,27 @@ pub async fn wait_running(ctx: &Ctx, client: &Client, id: &str) -> Result<Instan
         .map_err(|e| wait_error(id, "waiting for", e))
 }
 
-/// Watches a freshly `running` Hyper Protect guest for `window`: `Ok(None)` when it is still
-/// up at the end, `Ok(Some(instance))` when it stopped (it rejected its contract).
-///
-/// A rejection is a power-off some seconds after boot, so the guest is looked at rarely
-/// (every 10 s) and once at the end of the window, not on the fast boot backoff: on the
-/// emulator's 2 s window that is one call instead of five.
+/// Watches the contract-check window of a freshly `running` Hyper Protect guest
+/// ([`Client::watch_for_stop`]): `Some(instance)` when it stopped itself (it rejected its
+/// contract), `None` when it stayed up; `failed` is an error with the status reasons.
 pub async fn watch_contract(
     ctx: &Ctx,
     client: &Client,
     id: &str,
     window: Duration,
 ) -> Result<Option<Instance>, Diagnostic> {
-    let every = window.min(Duration::from_secs(10));
-    let sparse = PollBackoff {
-        first: every,
-        factor: 1.0,
-        max: every,
-    };
-    let end = tokio::time::Instant::now() + window;
-    let deadline = client.deadline().map_or(end, |d| d.min(end));
-    let what = format!("instance {id} to pass its contract check");
-    let watched = poll_until(&what, &sparse, deadline, ctx.stopped(), || async {
-        let inst = client.get_instance(id).await?;
-        Ok(match inst.status {
-            InstanceStatus::Stopping | InstanceStatus::Stopped | InstanceStatus::Failed => {
-                ControlFlow::Break(inst)
-            }
-            _ => ControlFlow::Continue(()),
-        })
-    })
-    .await;
-    match watched {
-        Ok(stopped) if stopped.status == InstanceStatus::Failed => Err(wait_error(
+    let doing = "checking the contract of";
+    match client.watch_for_stop(id, window, ctx.stopped()).await {
+        Ok(Some(stopped)) if stopped.status == InstanceStatus::Failed => Err(wait_error(
             id,
-            "checking the contract of",
+            doing,
             Error::InstanceFailed {
                 id: id.to_string(),
                 reasons: stopped.status_reasons,
             },
         )),
-        Ok(stopped) => Ok(Some(stopped)),
-        // The window ended with the guest still up (unless it was the operation's deadline).
-        Err(Error::Timeout { .. }) if deadline == end => Ok(None),
-        Err(e) => Err(wait_error(id, "checking the contract of", e)),
+        Ok(seen) => Ok(seen),
+        Err(e) => Err(wait_error(id, doing, e)),
     }
 }
 

@@ -7,26 +7,8 @@ use std::collections::BTreeSet;
 
 use crate::cloud::tagging::tag_changes;
 use crate::cloud::{Client, Error};
-use crate::provider::cloud_diagnostic;
+use crate::provider_data::cloud_diagnostic;
 use crate::runtime::diag::Diagnostic;
-use crate::runtime::framework::plan::get;
-use crate::runtime::value::Value;
-
-/// The tags a value (configuration, plan or state) sets; `None` when `tags` is null (not
-/// managed by this configuration).
-pub fn of(v: &Value) -> Option<BTreeSet<String>> {
-    get(v, "tags").as_elements().map(|items| {
-        items
-            .iter()
-            .filter_map(|t| t.as_str().map(str::to_string))
-            .collect()
-    })
-}
-
-/// The `tags` state value of a set of tags.
-pub fn value(tags: &BTreeSet<String>) -> Value {
-    Value::set(tags.iter().map(Value::string))
-}
 
 /// Makes the tags on `crn` exactly `wanted`, from what the tagging service holds now.
 pub async fn sync(client: &Client, crn: &str, wanted: &BTreeSet<String>) -> Result<(), Error> {
@@ -47,11 +29,4 @@ pub fn error(id: &str, doing: &str, e: &Error) -> Diagnostic {
             d.detail
         ),
     )
-}
-
-/// Puts `tags` (or null) into the state object `state`.
-pub fn set_in(state: &mut Value, tags: Option<&BTreeSet<String>>) {
-    if let Value::Object(m) = state {
-        m.insert("tags".into(), tags.map_or(Value::Null, value));
-    }
 }

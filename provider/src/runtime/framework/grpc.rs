@@ -22,7 +22,7 @@ use super::{
 };
 use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::proto::tfplugin6 as pb;
-use crate::runtime::schema::{IdentitySchema, Schema};
+use crate::runtime::schema::{rules, IdentitySchema, Schema};
 use crate::runtime::value::{json, msgpack, Type, Value};
 
 type Rpc<T> = Result<Response<T>, Status>;
@@ -71,32 +71,64 @@ pub struct GrpcProvider<P: Provider> {
     data_sources: HashMap<&'static str, Served<dyn DataSource>>,
     ephemeral_resources: HashMap<&'static str, Served<dyn EphemeralResource>>,
     list_resources: HashMap<&'static str, Served<dyn ListResource>>,
+    /// Type names registered twice (see [`GrpcProvider::registration_problems`]).
+    registration_problems: Vec<String>,
     data: RwLock<Option<ProviderData>>,
     stop: watch::Sender<bool>,
 }
 
+/// Serves objects by type name; a second object of a name already taken is refused (kept
+/// out, and reported in `problems`), never silently swapped for the first.
+fn register<T: ?Sized>(
+    objects: Vec<Arc<T>>,
+    kind: &str,
+    name_of: impl Fn(&T) -> &'static str,
+    served: impl Fn(Arc<T>) -> Served<T>,
+    problems: &mut Vec<String>,
+) -> HashMap<&'static str, Served<T>> {
+    let mut out = HashMap::new();
+    for object in objects {
+        let name = name_of(&object);
+        if out.contains_key(name) {
+            problems.push(format!("{kind} {name:?} is registered more than once"));
+            continue;
+        }
+        out.insert(name, served(object));
+    }
+    out
+}
+
 impl<P: Provider> GrpcProvider<P> {
     pub fn new(provider: P) -> Self {
-        let resources = provider
-            .resources()
-            .into_iter()
-            .map(|r| (r.type_name(), Served::resource(r)))
-            .collect();
-        let data_sources = provider
-            .data_sources()
-            .into_iter()
-            .map(|d| (d.type_name(), Served::new(d.clone(), d.schema())))
-            .collect();
-        let ephemeral_resources = provider
-            .ephemeral_resources()
-            .into_iter()
-            .map(|e| (e.type_name(), Served::new(e.clone(), e.schema())))
-            .collect();
-        let list_resources = provider
-            .list_resources()
-            .into_iter()
-            .map(|l| (l.type_name(), Served::new(l.clone(), l.schema())))
-            .collect();
+        let mut problems = Vec::new();
+        let resources = register(
+            provider.resources(),
+            "resource type",
+            |r| r.type_name(),
+            Served::resource,
+            &mut problems,
+        );
+        let data_sources = register(
+            provider.data_sources(),
+            "data source type",
+            |d| d.type_name(),
+            |d| Served::new(d.clone(), d.schema()),
+            &mut problems,
+        );
+        let ephemeral_resources = register(
+            provider.ephemeral_resources(),
+            "ephemeral resource type",
+            |e| e.type_name(),
+            |e| Served::new(e.clone(), e.schema()),
+            &mut problems,
+        );
+        let list_resources = register(
+            provider.list_resources(),
+            "list resource type",
+            |l| l.type_name(),
+            |l| Served::new(l.clone(), l.schema()),
+            &mut problems,
+        );
         let provider_schema = provider.schema();
         GrpcProvider {
             provider_type: provider_schema.block.implied_type(),
@@ -106,9 +138,29 @@ impl<P: Provider> GrpcProvider<P> {
             data_sources,
             ephemeral_resources,
             list_resources,
+            registration_problems: problems,
             data: RwLock::new(None),
             stop: watch::channel(false).0,
         }
+    }
+
+    /// Registration problems (a type name registered twice); Terraform is told of them as
+    /// errors when it asks for the schemas, so such a provider is never used.
+    pub fn registration_problems(&self) -> &[String] {
+        &self.registration_problems
+    }
+
+    fn registration_diagnostics(&self) -> Vec<pb::Diagnostic> {
+        self.registration_problems
+            .iter()
+            .map(|p| {
+                Diagnostic::error(
+                    "Provider registers an object twice",
+                    format!("{p}. This is a bug in the provider."),
+                )
+                .to_proto()
+            })
+            .collect()
     }
 
     /// Every schema this provider serves, by type name (for schema checks in tests).
@@ -228,7 +280,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
     ) -> Rpc<pb::get_metadata::Response> {
         Ok(Response::new(pb::get_metadata::Response {
             server_capabilities: Some(capabilities()),
-            diagnostics: vec![],
+            diagnostics: self.registration_diagnostics(),
             data_sources: self
                 .data_sources
                 .keys()
@@ -289,6 +341,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 .map(|(n, l)| (n.to_string(), l.schema.to_proto()))
                 .collect(),
             server_capabilities: Some(capabilities()),
+            diagnostics: self.registration_diagnostics(),
             ..Default::default()
         }))
     }
@@ -363,6 +416,11 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
             diags,
             decode(req.config.as_ref(), ty, "provider configuration").map(Some)
         ) {
+            diags.extend(rules::check(
+                &self.provider_schema.block,
+                &config,
+                &AttrPath::root(),
+            ));
             self.provider.validate(&config, &mut diags);
         }
         Ok(Response::new(pb::validate_provider_config::Response {
@@ -401,6 +459,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                     );
                 }
             }
+            diags.extend(rules::check(&schema.block, &config, &AttrPath::root()));
             resource.validate(&self.ctx(), &config, &mut diags);
             Ok(diags)
         })()
@@ -416,9 +475,14 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
     ) -> Rpc<pb::validate_data_resource_config::Response> {
         let req = req.into_inner();
         let diags = (|| -> Result<Diagnostics, Diagnostics> {
-            let Served { imp: ds, ty, .. } = self.data_source(&req.type_name)?;
+            let Served {
+                imp: ds,
+                schema,
+                ty,
+                ..
+            } = self.data_source(&req.type_name)?;
             let config = decode(req.config.as_ref(), ty, "configuration")?;
-            let mut diags = Diagnostics::new();
+            let mut diags = rules::check(&schema.block, &config, &AttrPath::root());
             ds.validate(&self.ctx(), &config, &mut diags);
             Ok(diags)
         })()
@@ -598,7 +662,7 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                     &mut planned,
                     Marking::Update,
                 );
-                replace = plan::replace_paths(&schema.block, &prior, &planned);
+                replace = plan::replace_paths(&schema.block, &prior, &planned, &req.prior_private);
                 if !replace.is_empty() {
                     planned = proposed.clone();
                     plan::mark_computed(
@@ -671,6 +735,12 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
                 // A failed delete keeps the prior state, so the object is not forgotten.
                 let state = if failed { prior } else { Value::Null };
                 return encode(&state, ty, "state").map(Some);
+            }
+            // Values unknown at validate are known now: check what was skipped then.
+            let broken = rules::check(&schema.block, &config, &AttrPath::root());
+            if broken.has_errors() {
+                diags.extend(broken);
+                return encode(&prior, ty, "state").map(Some);
             }
             let change = Change {
                 prior: &prior,
@@ -745,11 +815,16 @@ impl<P: Provider> pb::provider_server::Provider for GrpcProvider<P> {
         let result: Result<Option<pb::DynamicValue>, Diagnostics> = async {
             let Served {
                 imp: ds,
-                schema: _,
+                schema,
                 ty,
                 ..
             } = self.data_source(&req.type_name)?;
             let config = decode(req.config.as_ref(), ty, "configuration")?;
+            let broken = rules::check(&schema.block, &config, &AttrPath::root());
+            if broken.has_errors() {
+                diags.extend(broken);
+                return Ok(None);
+            }
             let outcome = ds.read(&self.ctx(), &config).await;
             let failed = outcome.diagnostics.has_errors();
             diags.extend(outcome.diagnostics);

@@ -5,9 +5,11 @@
 //! [`GrpcProvider`] turns any such provider into the tfplugin6 gRPC service, doing the
 //! protocol work generically: value decoding/encoding against the schema, unknown computed
 //! attributes on plan, `requires_replace`, private state, state upgrades, write-only checks,
-//! and diagnostics with attribute paths.
+//! declared rules (run here, once, for every object: see [`crate::runtime::schema::rules`]),
+//! and diagnostics with attribute paths. Objects read values into typed models ([`model`]).
 
 mod grpc;
+pub mod model;
 pub mod plan;
 
 use std::any::Any;
@@ -177,8 +179,14 @@ pub trait Resource: Send + Sync {
     /// The full type name, e.g. `hyperprotect_contract`.
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
+    /// The fields of the object's model (see [`model`]): a test checks them against the
+    /// schema, attribute by attribute. `None` only for objects not yet written on models.
+    fn model(&self) -> Option<Vec<model::Field>> {
+        None
+    }
 
-    /// Checks the configuration (which may contain unknowns). Runs at validate and plan.
+    /// Checks the configuration (which may contain unknowns). Runs at validate and plan,
+    /// after the schema's declared rules; only what cannot be declared belongs here.
     fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
         let _ = (ctx, config, diags);
     }
@@ -304,6 +312,11 @@ pub struct Renewed {
 pub trait EphemeralResource: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
+    /// The fields of the object's model (see [`model`]): a test checks them against the
+    /// schema, attribute by attribute. `None` only for objects not yet written on models.
+    fn model(&self) -> Option<Vec<model::Field>> {
+        None
+    }
     /// Checks the configuration (which may contain unknowns).
     fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
         let _ = (ctx, config, diags);
@@ -352,6 +365,11 @@ pub trait ListResource: Send + Sync {
     fn type_name(&self) -> &'static str;
     /// The schema of the `config` block of a `list` block (the filters).
     fn schema(&self) -> Schema;
+    /// The fields of the object's model (see [`model`]): a test checks them against the
+    /// schema, attribute by attribute. `None` only for objects not yet written on models.
+    fn model(&self) -> Option<Vec<model::Field>> {
+        None
+    }
     fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
         let _ = (ctx, config, diags);
     }
@@ -363,6 +381,11 @@ pub trait ListResource: Send + Sync {
 pub trait DataSource: Send + Sync {
     fn type_name(&self) -> &'static str;
     fn schema(&self) -> Schema;
+    /// The fields of the object's model (see [`model`]): a test checks them against the
+    /// schema, attribute by attribute. `None` only for objects not yet written on models.
+    fn model(&self) -> Option<Vec<model::Field>> {
+        None
+    }
     fn validate(&self, ctx: &Ctx, config: &Value, diags: &mut Diagnostics) {
         let _ = (ctx, config, diags);
     }

@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 
 use crate::runtime::diag::AttrPath;
-use crate::runtime::schema::{Attribute, AttributeType, Block, BlockNesting, ObjectNesting};
+use crate::runtime::schema::{
+    Attribute, AttributeType, Block, BlockNesting, ObjectNesting, ReplaceRequest,
+};
 use crate::runtime::value::Value;
 
 static NULL: Value = Value::Null;
@@ -186,10 +188,16 @@ pub fn null_write_only(block: &Block, value: &mut Value) {
 /// The paths of `requires_replace` attributes whose planned value differs from the prior
 /// one. Looks through nested attributes and single/group blocks (inside collections an
 /// element has no stable address to compare, so the collection attribute itself should be
-/// marked instead).
-pub fn replace_paths(block: &Block, prior: &Value, planned: &Value) -> Vec<AttrPath> {
+/// marked instead). An attribute with a `requires_replace_if` decider replaces only when the
+/// decider agrees; `private` is the resource's private state, which deciders may consult.
+pub fn replace_paths(
+    block: &Block,
+    prior: &Value,
+    planned: &Value,
+    private: &[u8],
+) -> Vec<AttrPath> {
     let mut out = Vec::new();
-    collect_replace(block, prior, planned, &AttrPath::root(), &mut out);
+    collect_replace(block, prior, planned, private, &AttrPath::root(), &mut out);
     out
 }
 
@@ -197,6 +205,7 @@ fn collect_replace(
     block: &Block,
     prior: &Value,
     planned: &Value,
+    private: &[u8],
     at: &AttrPath,
     out: &mut Vec<AttrPath>,
 ) {
@@ -204,12 +213,26 @@ fn collect_replace(
         let path = at.then_attr(&a.name);
         let (p, n) = (get(prior, &a.name), get(planned, &a.name));
         if a.requires_replace && p != n {
-            out.push(path);
+            let request = ReplaceRequest {
+                prior: p,
+                planned: n,
+                private,
+            };
+            if a.replace_if.is_none_or(|d| d.decide(&request)) {
+                out.push(path);
+            }
             continue;
         }
         if let AttributeType::Nested(nested) = &a.ty {
             if nested.nesting == ObjectNesting::Single {
-                collect_replace(&Block::new(nested.attributes.clone()), p, n, &path, out);
+                collect_replace(
+                    &Block::new(nested.attributes.clone()),
+                    p,
+                    n,
+                    private,
+                    &path,
+                    out,
+                );
             }
         }
     }
@@ -220,6 +243,7 @@ fn collect_replace(
                 &b.block,
                 get(prior, &b.type_name),
                 get(planned, &b.type_name),
+                private,
                 &path,
                 out,
             );
@@ -386,18 +410,18 @@ mod tests {
     #[test]
     fn replace_paths_find_changed_requires_replace_attributes() {
         let mut planned = prior();
-        assert!(replace_paths(&block(), &prior(), &planned).is_empty());
+        assert!(replace_paths(&block(), &prior(), &planned, &[]).is_empty());
         if let Value::Object(m) = &mut planned {
             m.insert("name".into(), s("b"));
         }
         assert_eq!(
-            replace_paths(&block(), &prior(), &planned),
+            replace_paths(&block(), &prior(), &planned, &[]),
             vec![AttrPath::attr("name")]
         );
         if let Value::Object(m) = &mut planned {
             m.insert("name".into(), Value::Unknown);
         }
-        assert_eq!(replace_paths(&block(), &prior(), &planned).len(), 1);
+        assert_eq!(replace_paths(&block(), &prior(), &planned, &[]).len(), 1);
     }
 
     #[test]

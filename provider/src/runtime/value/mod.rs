@@ -7,6 +7,8 @@
 //! type: they are the null and the unknown of whatever type their position has.
 //!
 //! - [`msgpack`]: the `DynamicValue.msgpack` form (what Terraform sends and expects).
+//! - [`Known`], [`FromValue`], [`ToValue`]: typed views of values, for the models objects
+//!   read their configuration, plan and state into.
 //! - [`json`]: the `RawState.json` / `DynamicValue.json` form.
 //! - [`Type::to_constraint_json`] / [`Type::from_constraint_json`]: type-constraint JSON.
 //!
@@ -16,6 +18,7 @@
 
 mod error;
 pub mod json;
+mod known;
 pub mod msgpack;
 mod number;
 mod path;
@@ -32,6 +35,7 @@ mod proptests;
 mod type_json_tests;
 
 pub use error::{DecodeError, DecodeErrorKind, EncodeError, EncodeErrorKind, TypeJsonError};
+pub use known::{field, ConversionError, FromValue, Known, ToValue};
 pub use number::{Number, NumberError, MAX_DECIMAL_EXPONENT};
 pub use path::{Path, PathStep};
 pub use types::{ObjectType, Type};

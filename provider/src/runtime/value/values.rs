@@ -51,6 +51,29 @@ impl Value {
         }
     }
 
+    /// This value with every unknown inside replaced by null (for a state recorded after a
+    /// failure, which must be wholly known).
+    pub fn without_unknowns(&self) -> Value {
+        match self {
+            Value::Unknown => Value::Null,
+            Value::List(v) => Value::List(v.iter().map(Value::without_unknowns).collect()),
+            Value::Set(v) => Value::Set(v.iter().map(Value::without_unknowns).collect()),
+            Value::Tuple(v) => Value::Tuple(v.iter().map(Value::without_unknowns).collect()),
+            Value::Map(m) => Value::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.without_unknowns()))
+                    .collect(),
+            ),
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.without_unknowns()))
+                    .collect(),
+            ),
+            Value::Dynamic(t, v) => Value::Dynamic(t.clone(), Box::new(v.without_unknowns())),
+            known => known.clone(),
+        }
+    }
+
     /// The attribute of an object value (`None` if this is not an object or lacks it).
     pub fn attr(&self, name: &str) -> Option<&Value> {
         match self {

@@ -3,9 +3,10 @@
 //! Terraform hands back.
 
 use super::{decode, encode, require_known, GrpcProvider, Served};
-use crate::runtime::diag::{Diagnostic, Diagnostics};
+use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::{EphemeralResource, Provider};
 use crate::runtime::proto::tfplugin6 as pb;
+use crate::runtime::schema::rules;
 
 fn timestamp(t: std::time::SystemTime) -> prost_types::Timestamp {
     prost_types::Timestamp::from(t)
@@ -29,7 +30,7 @@ impl<P: Provider> GrpcProvider<P> {
         let diags = (|| -> Result<Diagnostics, Diagnostics> {
             let served = self.ephemeral(&req.type_name)?;
             let config = decode(req.config.as_ref(), &served.ty, "configuration")?;
-            let mut diags = Diagnostics::new();
+            let mut diags = rules::check(&served.schema.block, &config, &AttrPath::root());
             served.imp.validate(&self.ctx(), &config, &mut diags);
             Ok(diags)
         })()
@@ -47,6 +48,11 @@ impl<P: Provider> GrpcProvider<P> {
         let result: Result<(), Diagnostics> = async {
             let served = self.ephemeral(&req.type_name)?;
             let config = decode(req.config.as_ref(), &served.ty, "configuration")?;
+            // Values unknown at validate are known now.
+            let broken = rules::check(&served.schema.block, &config, &AttrPath::root());
+            if broken.has_errors() {
+                return Err(broken);
+            }
             tracing::info!(ephemeral_resource = req.type_name, "opening");
             let opened = served.imp.open(&self.ctx(), &config).await;
             let failed = opened.diagnostics.has_errors();

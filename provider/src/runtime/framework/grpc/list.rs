@@ -2,9 +2,10 @@
 //! stream the objects found, each with its identity and, when asked, its full state.
 
 use super::{decode, encode, require_known, GrpcProvider, Served};
-use crate::runtime::diag::{Diagnostic, Diagnostics};
+use crate::runtime::diag::{AttrPath, Diagnostic, Diagnostics};
 use crate::runtime::framework::{ListRequest, ListResource, Provider};
 use crate::runtime::proto::tfplugin6 as pb;
+use crate::runtime::schema::rules;
 use crate::runtime::value::{Type, Value};
 
 impl<P: Provider> GrpcProvider<P> {
@@ -25,7 +26,7 @@ impl<P: Provider> GrpcProvider<P> {
         let diags = (|| -> Result<Diagnostics, Diagnostics> {
             let served = self.list_resource(&req.type_name)?;
             let config = decode(req.config.as_ref(), &served.ty, "list configuration")?;
-            let mut diags = Diagnostics::new();
+            let mut diags = rules::check(&served.schema.block, &config, &AttrPath::root());
             served.imp.validate(&self.ctx(), &config, &mut diags);
             Ok(diags)
         })()
@@ -56,6 +57,10 @@ impl<P: Provider> GrpcProvider<P> {
             };
             let config = decode(req.config.as_ref(), &served.ty, "list configuration")?;
             tracing::info!(list_resource = req.type_name, "listing");
+            let broken = rules::check(&served.schema.block, &config, &AttrPath::root());
+            if broken.has_errors() {
+                return Err(broken);
+            }
             let found = served
                 .imp
                 .list(

@@ -298,3 +298,50 @@ async fn importing_by_identity_needs_an_identity_schema() {
         ["Import by identity not supported"]
     );
 }
+
+/// Registers `test_thing` twice: the second is refused, and Terraform is told.
+struct Twice;
+
+#[async_trait::async_trait]
+impl Provider for Twice {
+    fn schema(&self) -> Schema {
+        Schema::new(0, Block::new(vec![]))
+    }
+    async fn configure(&self, _: ConfigureRequest<'_>) -> (Option<ProviderData>, Diagnostics) {
+        (None, Diagnostics::new())
+    }
+    fn resources(&self) -> Vec<Arc<dyn Resource>> {
+        let thing = || {
+            Arc::new(Thing {
+                type_name: "test_thing",
+                has_identity: true,
+            }) as Arc<dyn Resource>
+        };
+        vec![thing(), thing()]
+    }
+    fn data_sources(&self) -> Vec<Arc<dyn DataSource>> {
+        vec![]
+    }
+}
+
+#[tokio::test]
+async fn registering_a_type_name_twice_is_refused() {
+    let served = GrpcProvider::new(Twice);
+    assert_eq!(
+        served.registration_problems(),
+        ["resource type \"test_thing\" is registered more than once"]
+    );
+    let schema = served
+        .get_provider_schema(Request::new(Default::default()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        summaries(&schema.diagnostics),
+        ["Provider registers an object twice"]
+    );
+    assert_eq!(schema.resource_schemas.len(), 1);
+    assert!(GrpcProvider::new(TestProvider)
+        .registration_problems()
+        .is_empty());
+}
