@@ -9,7 +9,6 @@
 //!   with the platform's key, is a `play` workload.
 
 #[path = "support/contract_fixtures.rs"]
-#[allow(dead_code)]
 mod fixtures;
 #[path = "support/iso_judges.rs"]
 mod judges;
@@ -18,7 +17,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use acceptance_tests::harness::{acceptance_enabled, ProviderUnderTest, Terraform, WorkDir};
+use acceptance_tests::harness::{
+    acceptance_enabled, copy_tree, ProviderUnderTest, Terraform, WorkDir,
+};
 use acceptance_tests::mock_cloud::pki::RsaBits;
 use fixtures::Fixtures;
 use hyperprotect::contract::token;
@@ -29,19 +30,6 @@ fn example(name: &str) -> PathBuf {
         .expect("workspace root")
         .join("examples/platforms")
         .join(name)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for e in fs::read_dir(from).expect("read dir") {
-        let p = e.expect("entry").path();
-        let target = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_tree(&p, &target);
-        } else {
-            fs::copy(&p, &target).expect("copy");
-        }
-    }
 }
 
 /// Copies the example into a fresh working directory and applies it with `vars`.
@@ -98,14 +86,10 @@ fn open_workload(f: &Fixtures, contract: &str) -> (String, String) {
     (workload, String::from_utf8(plain.plaintext).unwrap())
 }
 
-#[test]
-fn test_acc_ccrt_kvm_example() {
-    if !acceptance_enabled("test_acc_ccrt_kvm_example") {
-        return;
-    }
-    let f = Fixtures::new(RsaBits::Rsa2048);
-    let images = tempfile::tempdir().unwrap();
-    let vars = [
+/// The variables both examples take: the platform's certificate, the deployer's signing key
+/// and the log API key.
+fn deployer_vars(f: &Fixtures) -> Vec<(&'static str, String)> {
+    vec![
         (
             "encryption_certificate_file",
             f.path("encryption.crt").display().to_string(),
@@ -115,8 +99,18 @@ fn test_acc_ccrt_kvm_example() {
             f.path("signing.key").display().to_string(),
         ),
         ("log_api_key", "test-api-key".to_string()),
-        ("image_folder", images.path().display().to_string()),
-    ];
+    ]
+}
+
+#[test]
+fn test_acc_ccrt_kvm_example() {
+    if !acceptance_enabled("test_acc_ccrt_kvm_example") {
+        return;
+    }
+    let f = Fixtures::new(RsaBits::Rsa2048);
+    let images = tempfile::tempdir().unwrap();
+    let mut vars = deployer_vars(&f);
+    vars.push(("image_folder", images.path().display().to_string()));
     let (work, args) = apply_example("ccrt-kvm", &vars);
 
     let state = work.state().expect("state");
@@ -199,17 +193,7 @@ fn test_acc_ccrv_icic_example() {
         return;
     }
     let f = Fixtures::new(RsaBits::Rsa2048);
-    let vars = [
-        (
-            "encryption_certificate_file",
-            f.path("encryption.crt").display().to_string(),
-        ),
-        (
-            "signing_key_file",
-            f.path("signing.key").display().to_string(),
-        ),
-        ("log_api_key", "test-api-key".to_string()),
-    ];
+    let vars = deployer_vars(&f);
     let (work, args) = apply_example("ccrv-icic", &vars);
     let user_data = output(&work, "user_data");
     let (token_text, workload) = open_workload(&f, &user_data);

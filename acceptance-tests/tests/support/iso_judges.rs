@@ -135,6 +135,9 @@ pub fn read_with_pycdlib(image: &Path, joliet: bool) -> Result<Reading, String> 
     })
 }
 
+/// One reader: an image and whether to read Joliet (else Rock Ridge) names.
+type Reader = fn(&Path, bool) -> Result<Reading, String>;
+
 /// Both readers, both name spaces: the label is `label` and the files are exactly
 /// `expected`. Readers that are missing are skipped (or fail under CI).
 pub fn judge(image: &Path, label: &str, expected: &[(&str, &[u8])]) -> Result<(), String> {
@@ -145,7 +148,7 @@ pub fn judge(image: &Path, label: &str, expected: &[(&str, &[u8])]) -> Result<()
             .map(|(n, d)| (n.to_string(), d.to_vec()))
             .collect(),
     };
-    let mut readers: Vec<(&str, fn(&Path, bool) -> Result<Reading, String>)> = Vec::new();
+    let mut readers: Vec<(&str, Reader)> = Vec::new();
     if isoinfo_present() {
         readers.push(("isoinfo", read_with_isoinfo));
     }
