@@ -21,6 +21,9 @@ for tf in "${terraforms[@]}"; do
   echo "Terraform: $(version_of "$tf") ($tf)"
 done
 
+# Independent judges (isoinfo, xorriso, pycdlib, virt-xml-validate) for the cidata tests.
+"$root/scripts/install-cidata-tools.sh"
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use acceptance_tests::harness::{
-    acceptance_enabled, terraform_version, ProviderUnderTest, Terraform, WorkDir,
+    acceptance_enabled, copy_tree, terraform_version, ProviderUnderTest, Terraform, WorkDir,
 };
 use acceptance_tests::mock_cloud::{Config, MockCloud};
 use serde_json::Value;
@@ -242,19 +242,6 @@ fn example_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     }
     for p in entries.into_iter().filter(|p| p.is_dir()) {
         example_dirs(&p, out);
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).expect("mkdir");
-    for e in fs::read_dir(from).expect("read dir") {
-        let p = e.expect("entry").path();
-        let target = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_tree(&p, &target);
-        } else {
-            fs::copy(&p, &target).expect("copy");
-        }
     }
 }
 

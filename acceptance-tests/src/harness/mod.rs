@@ -270,6 +270,20 @@ pub fn terraform_version() -> Option<TerraformVersion> {
     *VERSION.get_or_init(|| Terraform::locate().ok()?.release())
 }
 
+/// Copies the folder `from` (recursively) to `to`, e.g. an example into a working directory.
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let p = e.expect("entry").path();
+        let target = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).expect("copy");
+        }
+    }
+}
+
 /// True when acceptance tests should run; prints why not otherwise.
 pub fn acceptance_enabled(test: &str) -> bool {
     if std::env::var_os("TF_ACC").is_some() {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::runtime::framework::Resource;
 
+pub mod cidata;
 pub mod contract;
 pub mod encrypted_text;
 pub mod encryption;
@@ -15,6 +16,7 @@ pub mod workload;
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
+        Arc::new(cidata::CidataResource),
         Arc::new(contract::ContractResource),
         Arc::new(encrypted_text::EncryptedTextResource::new()),
         Arc::new(instance::InstanceResource),
