@@ -324,7 +324,7 @@ struct Descriptor<'a> {
 }
 
 /// A primary (type 1) or Joliet supplementary (type 2) volume descriptor (ECMA-119 8.4/8.5).
-fn volume_descriptor(d: &Descriptor) -> Vec<u8> {
+fn volume_descriptor(d: &Descriptor<'_>) -> Vec<u8> {
     let mut out = vec![0u8; SECTOR];
     out[0] = if d.joliet { 2 } else { 1 };
     out[1..6].copy_from_slice(b"CD001");

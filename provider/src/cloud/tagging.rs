@@ -161,6 +161,8 @@ type TagsByCrn = HashMap<String, BTreeSet<String>>;
 
 /// One batch: the CRNs asked for, and its answer once the search ran (`None` inside when the
 /// search failed: each reader then asks Global Tagging on its own).
+// Three states, each meaningful: not yet answered, the search failed, the search found.
+#[allow(clippy::option_option)]
 struct Batch {
     crns: Mutex<Vec<String>>,
     answer: tokio::sync::watch::Sender<Option<Option<Arc<TagsByCrn>>>>,

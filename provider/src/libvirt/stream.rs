@@ -108,7 +108,7 @@ impl Stream {
             match self.events.recv().await {
                 Some(StreamEvent::Finished) => return Ok(()),
                 // Data still in flight from the peer (a console) is dropped.
-                Some(StreamEvent::Data(_) | StreamEvent::Eof) => continue,
+                Some(StreamEvent::Data(_) | StreamEvent::Eof) => {}
                 Some(StreamEvent::Failed(e)) => return Err(e),
                 None => return Err(Error::Closed("the connection ended".into())),
             }

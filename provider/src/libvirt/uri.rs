@@ -100,7 +100,7 @@ impl ConnectUri {
             Some("tcp") => Transport::Tcp,
             Some("tls") => Transport::Tls,
             Some("ssh") => Transport::Ssh,
-            Some("libssh") | Some("libssh2") => {
+            Some("libssh" | "libssh2") => {
                 return Err(bad(
                     "uses a libssh transport; use +ssh (the system ssh client) instead",
                 ))

@@ -105,6 +105,8 @@ fn schema() -> Schema {
 
 /// The disk's inputs when all are known: `None` while any is unknown.
 fn seed(model: &CidataModel) -> Option<Seed<'_>> {
+    // `None` while unknown; `Some(None)` for a value the user left out.
+    #[allow(clippy::option_option)]
     fn optional(k: &Known<String>) -> Option<Option<&str>> {
         match k {
             Known::Value(v) => Some(Some(v.as_str())),

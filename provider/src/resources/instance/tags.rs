@@ -24,7 +24,7 @@ pub(super) async fn sync(
 }
 
 /// The tags a refresh records: what the service holds, spelled as `prior` spells them.
-pub async fn read(
+pub(super) async fn read(
     client: &Client,
     crn: &str,
     prior: Option<&BTreeSet<String>>,
