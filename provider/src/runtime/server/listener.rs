@@ -136,7 +136,7 @@ pub(super) struct SocketFiles {
 #[cfg(test)]
 impl SocketFiles {
     /// The socket's path.
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 }
