@@ -14,7 +14,7 @@ const PASSPHRASE: &[u8] = b"fuzz";
 /// checks all return; its own PEM parses back to the same certificate; an accepted CRL's
 /// window contains the fixed clock; a loaded private key's public half loads back from
 /// PEM. Accepted when any reading succeeds.
-pub fn certs(data: &[u8]) -> bool {
+pub(crate) fn certs(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(data);
     let now = fixtures::now();
     let mut accepted = false;

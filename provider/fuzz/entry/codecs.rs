@@ -4,7 +4,7 @@
 use hyperprotect::runtime::value::{json, msgpack, DecodeErrorKind, Number, Type, Value};
 
 /// Types worth fuzzing against: every kind, nesting, and dynamic in several positions.
-pub fn fixed_types() -> Vec<Type> {
+pub(crate) fn fixed_types() -> Vec<Type> {
     let net = Type::object([("name", Type::String), ("ip", Type::String)]);
     vec![
         Type::String,
@@ -30,7 +30,7 @@ pub fn fixed_types() -> Vec<Type> {
 }
 
 /// Whether an infinity appears anywhere (JSON cannot carry one).
-pub fn has_infinity(v: &Value) -> bool {
+pub(crate) fn has_infinity(v: &Value) -> bool {
     let mut found = false;
     let _ = v.walk(&mut |_, v| {
         if let Value::Number(Number::Float(f)) = v {
@@ -55,7 +55,7 @@ pub fn has_infinity(v: &Value) -> bool {
 ///   re-encodes to the same bytes;
 /// - a wholly known decoded value without infinities survives a JSON round trip (unless
 ///   it nests deeper than the JSON parser's recursion limit).
-pub fn msgpack_decode(data: &[u8]) -> bool {
+pub(crate) fn msgpack_decode(data: &[u8]) -> bool {
     let Some((&selector, rest)) = data.split_first() else {
         return false;
     };
@@ -112,7 +112,7 @@ pub fn msgpack_decode(data: &[u8]) -> bool {
 /// The first byte picks a type from the fixed set; the rest is decoded as a JSON value of
 /// that type, and separately parsed as type-constraint JSON. Whatever decodes must survive
 /// JSON and msgpack round trips unchanged.
-pub fn json_decode(data: &[u8]) -> bool {
+pub(crate) fn json_decode(data: &[u8]) -> bool {
     let Some((&selector, text)) = data.split_first() else {
         return false;
     };

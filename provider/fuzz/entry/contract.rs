@@ -11,12 +11,12 @@ use super::fixtures;
 /// Planted in the schema seeds' secret values (passwords, seeds, env values, API keys). The
 /// validator must never quote a value, so a violation message may only contain it where the
 /// path does too (a key, which is not secret, named in its own path).
-pub const CANARY: &str = "SECRETCANARY";
+pub(crate) const CANARY: &str = "SECRETCANARY";
 
 /// Section token parse + decrypt with the fixture key. Oracles: no panic; a token that
 /// decrypts also parses, has the same prefix and is recognised by `looks_like_token`;
 /// error texts never contain the plaintext of a token that does decrypt.
-pub fn token(data: &[u8]) -> bool {
+pub(crate) fn token(data: &[u8]) -> bool {
     let text = String::from_utf8_lossy(data);
     let parsed = token::parse(&text);
     let shaped = token::looks_like_token(&text);
@@ -40,7 +40,7 @@ pub fn token(data: &[u8]) -> bool {
 /// Contract document parse, render and signature check. Oracles: no panic; a parsed
 /// document renders, and the rendering parses back to the same four values; every section
 /// hashes. Accepted when the `envWorkloadSignature` verifies with the fixture key.
-pub fn document(data: &[u8]) -> bool {
+pub(crate) fn document(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
         return false;
     };
@@ -65,7 +65,7 @@ pub fn document(data: &[u8]) -> bool {
 /// The schema validator on arbitrary YAML, as a workload and as an env section. Oracles: no
 /// panic; every violation has a path starting at the section and a message; no message
 /// quotes the [`CANARY`] (values are never quoted). Accepted when either section is valid.
-pub fn schema(data: &[u8]) -> bool {
+pub(crate) fn schema(data: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(data) else {
         return false;
     };
@@ -97,7 +97,7 @@ pub fn schema(data: &[u8]) -> bool {
 /// matches a fresh parse of the decrypted text; every entry is a 64-digit lowercase hash with
 /// a non-empty name. Accepted when the signature verifies and the record attests the
 /// contract with no finding.
-pub fn attestation(data: &[u8]) -> bool {
+pub(crate) fn attestation(data: &[u8]) -> bool {
     let mut parts = split(data, b"\n%%\n");
     let record = parts.next().unwrap_or_default();
     let signature = parts.next().filter(|s| !s.trim_ascii().is_empty());

@@ -10,16 +10,16 @@
 //! fails the test.
 #![allow(dead_code)] // each fuzz binary uses one target
 
-pub mod certs;
-pub mod codecs;
-pub mod contract;
+pub(crate) mod certs;
+pub(crate) mod codecs;
+pub(crate) mod contract;
 mod fixtures;
 
 /// A fuzz target body: panics on a broken oracle, returns whether the input was accepted.
-pub type Target = fn(&[u8]) -> bool;
+pub(crate) type Target = fn(&[u8]) -> bool;
 
 /// Every target, by the name of its binary and seed folder.
-pub const TARGETS: &[(&str, Target)] = &[
+pub(crate) const TARGETS: &[(&str, Target)] = &[
     ("msgpack_decode", codecs::msgpack_decode),
     ("json_decode", codecs::json_decode),
     ("token", contract::token),

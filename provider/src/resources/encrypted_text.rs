@@ -80,3 +80,41 @@ impl SealedModel for EncryptedTextModel {
         [&mut self.id, &mut self.encrypted, &mut self.sha256]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::document::sha256_hex;
+    use crate::runtime::diag::Diagnostics;
+    use crate::runtime::framework::{Ctx, Plan, Resource};
+    use crate::runtime::value::Value;
+
+    /// A create has a null prior state: the plan still reads it (as the all-null model) and
+    /// plans a new token, with the plaintext's hash known at once.
+    #[tokio::test]
+    async fn a_create_plans_a_new_token() {
+        let schema = EncryptedTextModel::schema();
+        let config = Value::object([
+            ("text", Value::string("x")),
+            ("encryption_certificate", Value::Unknown),
+        ]);
+        let mut plan = Plan {
+            schema: &schema,
+            prior: &Value::Null,
+            config: &config,
+            planned: config.clone(),
+            requires_replace: Vec::new(),
+            private: Vec::new(),
+            diagnostics: Diagnostics::new(),
+        };
+        EncryptedTextResource::new()
+            .modify_plan(&Ctx::for_tests(None), &mut plan)
+            .await;
+        assert!(plan.diagnostics.is_empty(), "{:?}", plan.diagnostics);
+        assert_eq!(plan.planned.attr("id"), Some(&Value::Unknown));
+        assert_eq!(
+            plan.planned.attr("sha256"),
+            Some(&Value::string(sha256_hex(b"x")))
+        );
+    }
+}

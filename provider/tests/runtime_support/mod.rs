@@ -30,20 +30,20 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_openssl::SslStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-pub const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-hyperprotect");
-pub const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_terraform-provider-hyperprotect");
+pub(crate) const COOKIE: &str = "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2";
 
 /// A client identity made exactly like go-plugin's `generateCert`: ECDSA P-521,
 /// ecdsa-with-SHA512, O=HashiCorp CN=localhost, SAN localhost, CA:TRUE, KeyUsage
 /// digitalSignature|keyEncipherment|keyAgreement|keyCertSign, EKU clientAuth+serverAuth,
 /// notBefore now-30 s, notAfter now+262980 h.
-pub struct ClientIdentity {
+pub(crate) struct ClientIdentity {
     pub cert: X509,
     pub key: PKey<Private>,
 }
 
 impl ClientIdentity {
-    pub fn go_plugin() -> Self {
+    pub(crate) fn go_plugin() -> Self {
         let group = EcGroup::from_curve_name(Nid::SECP521R1).expect("P-521");
         let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
         let mut name = X509NameBuilder::new().expect("name");
@@ -106,7 +106,7 @@ impl ClientIdentity {
 
     /// A leaf for `localhost` issued by `issuer` (which is CA:TRUE, as go-plugin's is), so it
     /// chains to the pinned certificate without being it.
-    pub fn issued_by(issuer: &ClientIdentity) -> Self {
+    pub(crate) fn issued_by(issuer: &ClientIdentity) -> Self {
         let group = EcGroup::from_curve_name(Nid::SECP521R1).expect("P-521");
         let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
         let mut name = X509NameBuilder::new().expect("name");
@@ -132,14 +132,14 @@ impl ClientIdentity {
         }
     }
 
-    pub fn pem(&self) -> String {
+    pub(crate) fn pem(&self) -> String {
         String::from_utf8(self.cert.to_pem().expect("pem")).expect("utf8")
     }
 }
 
 /// The six fields of go-plugin's handshake line.
 #[derive(Debug)]
-pub struct Handshake {
+pub(crate) struct Handshake {
     pub core: String,
     pub app: String,
     pub network: String,
@@ -149,7 +149,7 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    pub fn parse(line: &str) -> Self {
+    pub(crate) fn parse(line: &str) -> Self {
         let line = line.strip_suffix('\n').expect("line ends in a newline");
         let fields: Vec<&str> = line.split('|').collect();
         assert_eq!(fields.len(), 6, "six fields in {line:?}");
@@ -164,7 +164,7 @@ impl Handshake {
     }
 
     /// The server certificate, decoded as Terraform does (unpadded standard base64 of DER).
-    pub fn server_cert(&self) -> X509 {
+    pub(crate) fn server_cert(&self) -> X509 {
         let der = base64::engine::general_purpose::STANDARD_NO_PAD
             .decode(&self.cert_base64)
             .expect("unpadded standard base64");
@@ -174,16 +174,16 @@ impl Handshake {
 
 /// Collects a child's stderr in the background so the pipe never fills.
 #[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Captured {
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
     }
 }
 
 /// A provider process started like Terraform starts it. Killed on drop.
-pub struct Plugin {
+pub(crate) struct Plugin {
     pub child: Child,
     /// stdout, line by line, read in the background.
     pub stdout: mpsc::Receiver<String>,
@@ -194,7 +194,7 @@ pub struct Plugin {
 impl Plugin {
     /// Terraform's environment (cookie, `5,6`, the client certificate) plus `extra`; the rest
     /// of the environment is cleared so the test does not depend on the caller's.
-    pub fn terraform(client: Option<&ClientIdentity>, extra: &[(&str, &str)]) -> Self {
+    pub(crate) fn terraform(client: Option<&ClientIdentity>, extra: &[(&str, &str)]) -> Self {
         let mut env = vec![
             ("TF_PLUGIN_MAGIC_COOKIE".to_owned(), COOKIE.to_owned()),
             ("PLUGIN_PROTOCOL_VERSIONS".to_owned(), "5,6".to_owned()),
@@ -211,7 +211,7 @@ impl Plugin {
         Self::spawn(&[], &env)
     }
 
-    pub fn spawn(args: &[&str], env: &[(String, String)]) -> Self {
+    pub(crate) fn spawn(args: &[&str], env: &[(String, String)]) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut child = Command::new(BINARY)
             .args(args)
@@ -257,7 +257,7 @@ impl Plugin {
     }
 
     /// The next stdout line (with its `\n`), failing the test after `timeout`.
-    pub fn read_line(&mut self, timeout: Duration) -> String {
+    pub(crate) fn read_line(&mut self, timeout: Duration) -> String {
         self.stdout.recv_timeout(timeout).unwrap_or_else(|_| {
             panic!(
                 "no stdout line within {timeout:?}; stderr: {}",
@@ -266,16 +266,16 @@ impl Plugin {
         })
     }
 
-    pub fn handshake(&mut self) -> Handshake {
+    pub(crate) fn handshake(&mut self) -> Handshake {
         let line = self.read_line(Duration::from_secs(20));
         Handshake::parse(&line)
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn signal(&self, name: &str) {
+    pub(crate) fn signal(&self, name: &str) {
         let status = Command::new("kill")
             .arg(format!("-{name}"))
             .arg(self.pid().to_string())
@@ -287,7 +287,7 @@ impl Plugin {
     /// Waits for exit, at most `timeout`; `None` if still running. Polls with an async sleep
     /// so the test's own gRPC connection tasks keep running meanwhile, as Terraform's do (the
     /// server's graceful shutdown waits for the client to answer an HTTP/2 ping).
-    pub async fn wait_exit_async(&mut self, timeout: Duration) -> Option<ExitStatus> {
+    pub(crate) async fn wait_exit_async(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let until = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -300,7 +300,7 @@ impl Plugin {
         }
     }
 
-    pub fn socket_path(&self, handshake: &Handshake) -> PathBuf {
+    pub(crate) fn socket_path(&self, handshake: &Handshake) -> PathBuf {
         assert_eq!(handshake.network, "unix");
         PathBuf::from(&handshake.address)
     }
@@ -315,7 +315,7 @@ impl Drop for Plugin {
     }
 }
 
-pub async fn dial(handshake: &Handshake) -> std::io::Result<Box<dyn Io>> {
+pub(crate) async fn dial(handshake: &Handshake) -> std::io::Result<Box<dyn Io>> {
     match handshake.network.as_str() {
         "unix" => Ok(Box::new(UnixStream::connect(&handshake.address).await?)),
         "tcp" => Ok(Box::new(TcpStream::connect(&handshake.address).await?)),
@@ -323,12 +323,12 @@ pub async fn dial(handshake: &Handshake) -> std::io::Result<Box<dyn Io>> {
     }
 }
 
-pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Terraform's TLS client: presents `client`, trusts only the handshake's certificate (and
 /// checks it names `localhost`), TLS 1.2+, offers ALPN h2.
-pub fn terraform_tls_context(client: &ClientIdentity, server_cert: &X509) -> SslContext {
+pub(crate) fn terraform_tls_context(client: &ClientIdentity, server_cert: &X509) -> SslContext {
     let mut b = SslContext::builder(SslMethod::tls_client()).expect("ctx");
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
         .expect("min");
@@ -344,7 +344,7 @@ pub fn terraform_tls_context(client: &ClientIdentity, server_cert: &X509) -> Ssl
 }
 
 /// A TLS connection as Terraform makes it; errors are returned, not asserted.
-pub async fn tls_connect(
+pub(crate) async fn tls_connect(
     handshake: &Handshake,
     ctx: &SslContext,
 ) -> Result<SslStream<Box<dyn Io>>, String> {
@@ -363,7 +363,7 @@ pub async fn tls_connect(
 }
 
 /// A tonic channel over pinned mutual TLS.
-pub async fn tls_channel(handshake: &Handshake, client: &ClientIdentity) -> Channel {
+pub(crate) async fn tls_channel(handshake: &Handshake, client: &ClientIdentity) -> Channel {
     let ctx = terraform_tls_context(client, &handshake.server_cert());
     let handshake = Arc::new(Handshake::parse(&format!(
         "{}|{}|{}|{}|{}|{}\n",
@@ -395,7 +395,7 @@ pub async fn tls_channel(handshake: &Handshake, client: &ClientIdentity) -> Chan
 }
 
 /// A tonic channel over plaintext h2c (TLS disabled, or debug mode).
-pub async fn plaintext_channel(network: &str, address: &str) -> Channel {
+pub(crate) async fn plaintext_channel(network: &str, address: &str) -> Channel {
     let handshake = Arc::new(Handshake {
         core: "1".into(),
         app: "6".into(),
