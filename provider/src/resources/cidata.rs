@@ -18,7 +18,7 @@ use crate::runtime::framework::{Change, Ctx, Outcome, Plan, Resource};
 use crate::runtime::schema::{Attribute, Block, Schema};
 use crate::runtime::value::{Known, Number, ToValue, Type, Value};
 
-pub struct Cidata;
+pub struct CidataResource;
 
 model! {
     /// The configuration, plan or state of one disk.
@@ -275,7 +275,7 @@ fn apply(change: Change<'_>) -> Outcome {
 }
 
 #[async_trait]
-impl Resource for Cidata {
+impl Resource for CidataResource {
     fn type_name(&self) -> &'static str {
         "hyperprotect_cidata"
     }

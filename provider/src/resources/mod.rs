@@ -15,7 +15,7 @@ pub mod workload;
 /// Every resource the provider serves.
 pub fn all() -> Vec<Arc<dyn Resource>> {
     vec![
-        Arc::new(cidata::Cidata),
+        Arc::new(cidata::CidataResource),
         Arc::new(contract::Contract),
         Arc::new(encrypted_text::resource()),
         Arc::new(instance::InstanceResource),
