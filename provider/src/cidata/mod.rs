@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn files_are_the_four_cloud_init_reads() {
-        let names = |s: Seed<'_>| -> Vec<String> { s.files().into_iter().map(|f| f.name).collect() };
+        let names =
+            |s: Seed<'_>| -> Vec<String> { s.files().into_iter().map(|f| f.name).collect() };
         assert_eq!(names(seed()), ["user-data", "meta-data", "vendor-data"]);
         let with_net = Seed {
             network_config: Some("network:\n  ethernets:\n    enc1:\n      dhcp4: true\n"),
